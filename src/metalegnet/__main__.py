@@ -1,0 +1,7 @@
+"""``python -m metalegnet`` (also what ``torchrun -m metalegnet`` runs)."""
+
+import sys
+
+from metalegnet.cli import main
+
+sys.exit(main())
