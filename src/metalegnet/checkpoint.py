@@ -1,0 +1,100 @@
+"""Checkpoints: state_dict + JSON-able config + energy references, written atomically and read
+with ``torch.load(weights_only=True)`` (no pickled modules)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from metalegnet.config import from_dict, to_dict
+from metalegnet.errors import CheckpointError
+
+FORMAT = "metalegnet-checkpoint-v1"
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save`` to a temp file in the same folder, fsync, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def model_payload(model: torch.nn.Module, model_name: str = "legnet",
+                  metadata: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The checkpoint dict of ``model`` (weights on CPU)."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    refs = getattr(model, "element_references", None)
+    return {
+        "format": FORMAT,
+        "model_name": model_name,
+        "config": to_dict(model.config),
+        "state_dict": state,
+        "energy_references": refs.detach().cpu().tolist() if refs is not None else None,
+        "metadata": dict(metadata or {}),
+    }
+
+
+def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, model_name: str = "legnet",
+                    metadata: dict[str, Any] | None = None, **extra: Any) -> None:
+    """Write a model checkpoint; ``extra`` entries (e.g. optimizer state) are stored alongside."""
+    payload = model_payload(model, model_name, metadata)
+    payload.update(extra)
+    atomic_torch_save(payload, path)
+
+
+def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu"
+                    ) -> dict[str, Any]:
+    """The raw checkpoint dict (safe loading)."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # corrupt file, pickle of a module, ...
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__})") \
+            from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a {FORMAT} file")
+    return payload
+
+
+def build_model(model_name: str, config: dict[str, Any]) -> torch.nn.Module:
+    """Instantiate a registered model from its name and config dict."""
+    if model_name.startswith("legnet"):
+        from metalegnet.model import LegNet, LegNetConfig
+
+        return LegNet(from_dict(LegNetConfig, config))
+    try:
+        from metalegnet.model.baselines import build_baseline
+    except ImportError as exc:
+        raise CheckpointError(f"model {model_name!r} needs the baselines extra ({exc})") from None
+    return build_baseline(model_name, config)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu"
+                    ) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild the model of a checkpoint and load its weights; returns ``(model, payload)``."""
+    payload = read_checkpoint(path, map_location)
+    model = build_model(payload["model_name"], payload["config"])
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise CheckpointError(f"{path}: weights do not match the config ({first})") from None
+    model.to(map_location)
+    model.eval()
+    return model, payload

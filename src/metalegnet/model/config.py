@@ -1,0 +1,84 @@
+"""``LegNetConfig``: every hyperparameter of the LegNet model, with sensible defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from metalegnet.errors import ConfigError
+
+VARIANTS = ("vanilla", "coarsen", "full")
+VOXEL_FRAMES = ("cartesian", "cell")
+FORCE_HEADS = ("direct", "conservative")
+ORIGINS = ("min", "mean")
+
+
+@dataclass
+class LegNetConfig:
+    """LegNet hyperparameters (lengths in Å).
+
+    Attributes:
+        variant: ``"vanilla"`` (no coarsening), ``"coarsen"`` (voxel pooling + coarse message
+            passing; coarse context enters only the graph readout b_G) or ``"full"`` (plus
+            upsampling and gated fusion back to the atoms), the paper's Table S1 ablation.
+        voxel_frame: ``"cartesian"`` (paper; not rotation invariant) or ``"cell"`` (fractional
+            coordinates for periodic graphs; invariant to rotating positions and cell together).
+        force_head: ``"direct"`` (eq. 22, F = W_F v) or ``"conservative"`` (eq. 23, F = -dE/dx).
+        cutoff: atom graph cutoff r_c (Å).
+        num_features: channels F of scalars s_i ``[F]`` and vectors v_i ``[3, F]``.
+        num_radial: Bessel functions in the radial embedding.
+        num_blocks: atom-level interaction blocks before pooling.
+        num_post_blocks: atom-level interaction blocks after gated fusion (``full`` only).
+        voxel_sizes: voxel edge s per pooling level (Å); one level per entry.
+        num_levels: if set, the number of pooling levels; ``voxel_sizes`` is truncated or
+            extended by doubling its last entry.
+        coarse_blocks: interaction blocks on each coarse graph.
+        coarse_cutoff_factor: coarse graph cutoff = factor * voxel size of that level.
+        voxel_origin: graph origin o_G, ``"min"`` or ``"mean"`` (eq. 5).
+        virtual_node: add the virtual node exchange after each atom-level block.
+        envelope_exponent: exponent p of the polynomial cutoff envelope.
+        avg_num_neighbors: messages are divided by this number (keeps sums O(1)).
+        max_z: largest atomic number of the embedding.
+    """
+
+    variant: str = "full"
+    voxel_frame: str = "cell"
+    force_head: str = "direct"
+    cutoff: float = 6.0
+    num_features: int = 64
+    num_radial: int = 16
+    num_blocks: int = 3
+    num_post_blocks: int = 1
+    voxel_sizes: tuple[float, ...] = (5.0, 10.0)
+    num_levels: int | None = None
+    coarse_blocks: int = 1
+    coarse_cutoff_factor: float = 1.5
+    voxel_origin: str = "min"
+    virtual_node: bool = True
+    envelope_exponent: int = 6
+    avg_num_neighbors: float = 16.0
+    max_z: int = 118
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in (("variant", self.variant, VARIANTS),
+                                     ("voxel_frame", self.voxel_frame, VOXEL_FRAMES),
+                                     ("force_head", self.force_head, FORCE_HEADS),
+                                     ("voxel_origin", self.voxel_origin, ORIGINS)):
+            if value not in allowed:
+                raise ConfigError(f"LegNetConfig.{name}={value!r}; choose one of {allowed}")
+        if self.cutoff <= 0:
+            raise ConfigError(f"LegNetConfig.cutoff must be > 0 Å, got {self.cutoff}")
+        self.voxel_sizes = tuple(float(s) for s in self.voxel_sizes)
+        if self.num_levels is not None:
+            sizes = list(self.voxel_sizes[: self.num_levels])
+            while len(sizes) < self.num_levels:
+                sizes.append(sizes[-1] * 2.0 if sizes else 3.0)
+            self.voxel_sizes = tuple(sizes)
+        if self.variant != "vanilla" and not self.voxel_sizes:
+            raise ConfigError("LegNetConfig.voxel_sizes is empty; a multiscale variant "
+                              "needs at least one level")
+        if any(s <= 0 for s in self.voxel_sizes):
+            raise ConfigError(f"LegNetConfig.voxel_sizes must be > 0 Å: {self.voxel_sizes}")
+
+    @property
+    def levels(self) -> int:
+        return 0 if self.variant == "vanilla" else len(self.voxel_sizes)

@@ -1,0 +1,200 @@
+"""LegNet: equivariant message passing -> voxel pooling -> coarse message passing ->
+upsampling -> gated fusion (+ virtual node) -> output block with force heads.
+
+Energies are returned in eV:
+
+    E_G = sigma * (sum_i c_i + b_G) + mu_atom * N_G + mu_graph + sum_i eps_{Z_i}
+
+where c_i, b_G are the output block's contributions (eqs. 19-21, model units), sigma and
+mu_* are normalisation constants and eps_Z the per-element reference energies fitted on the
+training split (all stored in the state dict, so they travel with every checkpoint).
+Forces are eV/Å: sigma * W_F v_i (direct head) or -dE/dx (conservative head).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from metalegnet.data.graph import AtomicGraph, edge_vectors
+from metalegnet.model.config import LegNetConfig
+from metalegnet.model.fusion import GatedFusion, VirtualNode, graph_mean
+from metalegnet.model.message import InteractionBlock
+from metalegnet.model.radial import RadialEmbedding
+from metalegnet.model.readout import DirectForceHead, OutputBlock, conservative_forces
+from metalegnet.model.voxel import (
+    mean_pool,
+    radius_graph_pbc,
+    upsample,
+    usable_cell,
+    voxel_assign,
+    wrap_positions,
+)
+
+
+@dataclass
+class LegNetOutput:
+    """What one forward pass returns (``G`` graphs, ``N`` atoms, ``F`` features)."""
+
+    energy: torch.Tensor  # [G] eV
+    forces: torch.Tensor | None  # [N, 3] eV/Å
+    contributions: torch.Tensor  # [N] c_i (eq. 19, model units)
+    atom_energies: torch.Tensor  # [N] eV, sums to energy per graph
+    latent: torch.Tensor  # [N, F] final atom-level scalar features s_i
+    graph_correction: torch.Tensor  # [G] b_G (model units)
+    num_coarse: tuple[int, ...] = ()  # coarse nodes per level (whole batch)
+
+
+def _unit(vec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    d = torch.sqrt((vec * vec).sum(-1) + 1e-12)
+    return d, vec / d.unsqueeze(-1)
+
+
+class CoarseLevel(nn.Module):
+    """Message passing on one coarse graph (voxel size s, cutoff factor * s)."""
+
+    def __init__(self, config: LegNetConfig, voxel_size: float) -> None:
+        super().__init__()
+        self.voxel_size = float(voxel_size)
+        self.cutoff = config.coarse_cutoff_factor * self.voxel_size
+        self.radial = RadialEmbedding(self.cutoff, config.num_radial, config.envelope_exponent)
+        self.blocks = nn.ModuleList(
+            InteractionBlock(config.num_features, config.num_radial, avg_num_neighbors=4.0)
+            for _ in range(config.coarse_blocks))
+
+    def forward(self, x, s, v, batch, cell, pbc):
+        edge_index, vec = radius_graph_pbc(x, batch, cell, pbc, self.cutoff)
+        d, unit = _unit(vec)
+        radial = self.radial(d)
+        for block in self.blocks:
+            s, v = block(s, v, edge_index, unit, radial)
+        return s, v
+
+
+class LegNet(nn.Module):
+    """The Meta-LegNet network; ``forward(graph)`` returns a :class:`LegNetOutput`."""
+
+    def __init__(self, config: LegNetConfig | None = None) -> None:
+        super().__init__()
+        self.config = config = config or LegNetConfig()
+        f = config.num_features
+        self.embedding = nn.Embedding(config.max_z + 1, f)
+        self.radial = RadialEmbedding(config.cutoff, config.num_radial, config.envelope_exponent)
+        self.blocks = nn.ModuleList(
+            InteractionBlock(f, config.num_radial, config.avg_num_neighbors)
+            for _ in range(config.num_blocks))
+        self.virtual = (nn.ModuleList(VirtualNode(f) for _ in range(config.num_blocks))
+                        if config.virtual_node else None)
+        self.levels = nn.ModuleList(CoarseLevel(config, s) for s in
+                                    (config.voxel_sizes if config.levels else ()))
+        self.fusion = (nn.ModuleList(GatedFusion(f) for _ in self.levels)
+                       if config.variant == "full" else None)
+        self.post_blocks = nn.ModuleList(
+            InteractionBlock(f, config.num_radial, config.avg_num_neighbors)
+            for _ in range(config.num_post_blocks if config.variant == "full" else 0))
+        context = f * len(self.levels) if config.variant == "coarsen" else 0
+        self.output = OutputBlock(f, context_features=context)
+        self.force_head = DirectForceHead(f) if config.force_head == "direct" else None
+        # normalisation and references (eV), fitted by the trainer on the training split
+        self.register_buffer("energy_scale", torch.tensor(1.0))
+        self.register_buffer("energy_shift_atom", torch.tensor(0.0))
+        self.register_buffer("energy_shift_graph", torch.tensor(0.0))
+        self.register_buffer("element_references", torch.zeros(config.max_z + 1))
+
+    # ------------------------------------------------------------------ normalisation
+    def set_energy_normalization(self, scale: float = 1.0, shift_atom: float = 0.0,
+                                 shift_graph: float = 0.0,
+                                 element_references=None) -> None:
+        """Set sigma, mu_atom, mu_graph (eV) and eps_Z (eV per atom of element Z)."""
+        self.energy_scale.fill_(float(scale))
+        self.energy_shift_atom.fill_(float(shift_atom))
+        self.energy_shift_graph.fill_(float(shift_graph))
+        refs = torch.zeros_like(self.element_references)
+        if element_references is not None:
+            r = torch.as_tensor(element_references, dtype=refs.dtype).flatten()
+            refs[: min(len(r), len(refs))] = r[: len(refs)]
+        self.element_references.copy_(refs)
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, graph: AtomicGraph, compute_forces: bool = True) -> LegNetOutput:
+        cfg = self.config
+        conservative = compute_forces and cfg.force_head == "conservative"
+        pos = graph.pos
+        if conservative and not pos.requires_grad:
+            pos = pos.detach().requires_grad_(True)
+        batch, num_graphs = graph.batch, graph.num_graphs
+
+        s = self.embedding(graph.z)
+        v = torch.zeros(s.shape[0], 3, s.shape[1], dtype=s.dtype, device=s.device)
+        d, unit = _unit(edge_vectors(graph, pos))
+        radial = self.radial(d)
+        u = torch.zeros(num_graphs, s.shape[1], dtype=s.dtype, device=s.device)
+        for k, block in enumerate(self.blocks):
+            s, v = block(s, v, graph.edge_index, unit, radial)
+            if self.virtual is not None:
+                s, u = self.virtual[k](s, u, batch)
+
+        context, num_coarse = None, []
+        if len(self.levels):
+            s, v, context, num_coarse = self._multiscale(graph, pos, s, v)
+            for block in self.post_blocks:
+                s, v = block(s, v, graph.edge_index, unit, radial)
+
+        out = self.output(s, batch, num_graphs, context)
+        sigma = self.energy_scale
+        natoms = graph.natoms.to(s.dtype)
+        energy = (sigma * out["energy"] + self.energy_shift_atom * natoms
+                  + self.energy_shift_graph)
+        refs = self.element_references.to(s.dtype)[graph.z]
+        energy = energy + torch.zeros_like(energy).index_add(0, batch, refs)
+        atom_energies = (sigma * out["contributions"] + self.energy_shift_atom + refs
+                         + ((sigma * out["graph_correction"] + self.energy_shift_graph)
+                            / natoms.clamp(min=1))[batch])
+
+        forces = None
+        if compute_forces:
+            if conservative:
+                forces = conservative_forces(energy, pos, create_graph=self.training)
+            else:
+                forces = sigma * self.force_head(v)
+        return LegNetOutput(energy=energy, forces=forces, contributions=out["contributions"],
+                            atom_energies=atom_energies, latent=s,
+                            graph_correction=out["graph_correction"],
+                            num_coarse=tuple(num_coarse))
+
+    def _multiscale(self, graph: AtomicGraph, pos: torch.Tensor, s: torch.Tensor,
+                    v: torch.Tensor):
+        """Pool level by level, run coarse message passing, then (``full``) upsample and fuse."""
+        cfg = self.config
+        cell = usable_cell(graph.cell.to(pos.dtype), graph.pbc)
+        x = wrap_positions(pos, graph.batch, cell, graph.pbc)
+        node_batch, node_s, node_v = graph.batch, s, v
+        to_level = torch.arange(s.shape[0], device=s.device)  # atom -> node of current level
+        pooled, num_coarse = [], []
+        for level in self.levels:
+            a = voxel_assign(x, node_batch, graph.num_graphs, cell, graph.pbc,
+                             level.voxel_size, cfg.voxel_frame, cfg.voxel_origin)
+            x = mean_pool(x, a.index, a.num_coarse)
+            node_s = mean_pool(node_s, a.index, a.num_coarse)
+            node_v = mean_pool(node_v, a.index, a.num_coarse)
+            node_batch = a.batch
+            node_s, node_v = level(x, node_s, node_v, node_batch, cell, graph.pbc)
+            to_level = a.index[to_level]
+            pooled.append((node_s, node_v, node_batch, to_level))
+            num_coarse.append(a.num_coarse)
+        context = None
+        if cfg.variant == "coarsen":
+            context = torch.cat([graph_mean(ps, pb, graph.num_graphs)
+                                 for ps, _, pb, _ in pooled], dim=-1)
+        else:
+            for fusion, (ps, pv, _, idx) in zip(self.fusion, pooled):
+                s, v = fusion(s, v, upsample(ps, idx), upsample(pv, idx))
+        return s, v, context, num_coarse
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return (f"variant={c.variant!r}, voxel_frame={c.voxel_frame!r}, "
+                f"force_head={c.force_head!r}, cutoff={c.cutoff}, "
+                f"num_features={c.num_features}, voxel_sizes={c.voxel_sizes}")

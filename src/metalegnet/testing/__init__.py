@@ -1,0 +1,1 @@
+"""Reusable test suites and structures for models (in the style of nequip's unittests)."""
