@@ -15,14 +15,16 @@ from metalegnet.testing.model_tests import BaseModelTests, predict, structures
 #: other voxels, so energies/forces of an untrained model change by up to this relative amount.
 CARTESIAN_ROTATION_BOUND = 0.5
 
-CASES = [c for c in itertools.product(("vanilla", "coarsen", "full"),
-                                      ("direct", "conservative"), ("cell", "cartesian"))
-         if not (c[0] == "vanilla" and c[2] == "cartesian")]
+CASES = [c + ("adsorbate",) for c in itertools.product(
+    ("vanilla", "coarsen", "full"), ("direct", "conservative"), ("cell", "cartesian"))
+    if not (c[0] == "vanilla" and c[2] == "cartesian")]
+CASES += [("full", "direct", "cell", "min"), ("coarsen", "direct", "cartesian", "min")]
 
 
-def tiny_config(variant, force_head, frame) -> LegNetConfig:
+def tiny_config(variant, force_head, frame, origin="adsorbate") -> LegNetConfig:
     return LegNetConfig(variant=variant, force_head=force_head, voxel_frame=frame, cutoff=4.5,
-                        num_features=16, num_radial=8, num_blocks=2, voxel_sizes=(3.5, 7.0))
+                        num_features=16, num_radial=8, num_blocks=2, voxel_sizes=(3.5, 7.0),
+                        voxel_origin=origin)
 
 
 class TestLegNet(BaseModelTests):
@@ -43,10 +45,14 @@ class TestLegNet(BaseModelTests):
 
     @pytest.fixture
     def exact_rotation(self, case):
-        variant, _, frame = case
+        variant, _, frame, _ = case
         if variant == "vanilla":
             return "all"
         return frame == "cell"
+
+    @pytest.fixture
+    def exact_periodic_translation(self, case):
+        return case[0] == "vanilla" or case[3] == "adsorbate"
 
 
 @pytest.mark.parametrize("variant", ["vanilla", "coarsen", "full"])

@@ -9,7 +9,7 @@ from metalegnet.errors import ConfigError
 VARIANTS = ("vanilla", "coarsen", "full")
 VOXEL_FRAMES = ("cartesian", "cell")
 FORCE_HEADS = ("direct", "conservative")
-ORIGINS = ("min", "mean")
+ORIGINS = ("min", "mean", "adsorbate")
 
 
 @dataclass
@@ -33,7 +33,11 @@ class LegNetConfig:
             extended by doubling its last entry.
         coarse_blocks: interaction blocks on each coarse graph.
         coarse_cutoff_factor: coarse graph cutoff = factor * voxel size of that level.
-        voxel_origin: graph origin o_G, ``"min"`` or ``"mean"`` (eq. 5).
+        voxel_origin: graph origin o_G (eq. 5): ``"min"`` or ``"mean"`` of the coordinates
+            (the paper), or ``"adsorbate"`` (beyond the paper, the default): the voxel grid is
+            centred on the adsorbate (tag-2 atoms), which makes the assignment invariant to
+            translations and wrapping in periodic cells; graphs without tag-2 atoms use
+            ``"min"``.
         virtual_node: add the virtual node exchange after each atom-level block.
         envelope_exponent: exponent p of the polynomial cutoff envelope.
         avg_num_neighbors: messages are divided by this number (keeps sums O(1)).
@@ -52,7 +56,7 @@ class LegNetConfig:
     num_levels: int | None = None
     coarse_blocks: int = 1
     coarse_cutoff_factor: float = 1.5
-    voxel_origin: str = "min"
+    voxel_origin: str = "adsorbate"
     virtual_node: bool = True
     envelope_exponent: int = 6
     avg_num_neighbors: float = 16.0

@@ -25,11 +25,13 @@ from metalegnet.model.message import InteractionBlock
 from metalegnet.model.radial import RadialEmbedding
 from metalegnet.model.readout import DirectForceHead, OutputBlock, conservative_forces
 from metalegnet.model.voxel import (
+    adsorbate_anchor,
     mean_pool,
     radius_graph_pbc,
     upsample,
     usable_cell,
     voxel_assign,
+    wrap_origin,
     wrap_positions,
 )
 
@@ -169,13 +171,20 @@ class LegNet(nn.Module):
         """Pool level by level, run coarse message passing, then (``full``) upsample and fuse."""
         cfg = self.config
         cell = usable_cell(graph.cell.to(pos.dtype), graph.pbc)
-        x = wrap_positions(pos, graph.batch, cell, graph.pbc)
+        anchor, anchored = None, None
+        if cfg.voxel_origin == "adsorbate":
+            anchor, anchored = adsorbate_anchor(pos, graph.batch, graph.tags, graph.num_graphs,
+                                                cell, graph.pbc)
+        x = pos
         node_batch, node_s, node_v = graph.batch, s, v
         to_level = torch.arange(s.shape[0], device=s.device)  # atom -> node of current level
         pooled, num_coarse = [], []
         for level in self.levels:
+            w = wrap_origin(cell, graph.pbc, level.voxel_size, cfg.voxel_frame, anchor, anchored)
+            x = wrap_positions(x, node_batch, cell, graph.pbc, w)
             a = voxel_assign(x, node_batch, graph.num_graphs, cell, graph.pbc,
-                             level.voxel_size, cfg.voxel_frame, cfg.voxel_origin)
+                             level.voxel_size, cfg.voxel_frame, cfg.voxel_origin, w=w,
+                             anchor=anchor, anchored=anchored)
             x = mean_pool(x, a.index, a.num_coarse)
             node_s = mean_pool(node_s, a.index, a.num_coarse)
             node_v = mean_pool(node_v, a.index, a.num_coarse)

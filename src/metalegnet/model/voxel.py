@@ -16,9 +16,16 @@ Two voxel frames:
   leaves f_i, hence the assignment, unchanged. Non-periodic graphs (clusters) have no cell, so
   they fall back to the Cartesian frame.
 
-In both frames positions are first wrapped into the cell along periodic axes, so a structure
-and its wrapped copy have the same assignment. o_G is the coordinate-wise minimum (``"min"``)
-or mean (``"mean"``) of the wrapped coordinates.
+In both frames positions are first wrapped into one cell image along periodic axes, so a
+structure and its wrapped copy have the same assignment. The origin o_G is
+
+* ``"min"`` / ``"mean"`` (the paper): coordinate-wise minimum or mean of the wrapped
+  coordinates. A translation that carries atoms across the periodic boundary changes it.
+* ``"adsorbate"`` (beyond the paper): the minimum-image centroid of the tag-2 atoms; the cell
+  image is centred on it and one voxel is centred on it. The grid then moves with the
+  structure, so the assignment is invariant to every translation and to wrapping (and, in the
+  ``cell`` frame, to rotating positions and cell together). Graphs without tag-2 atoms use
+  ``"min"``.
 
 Pooling (eqs. 6-8) is the mean over members:  s̄_c = mean s_i,  v̄_c = mean v_i,  x̄_c = mean x_i.
 Upsampling (eqs. 12-13) copies back:  s^up_i = s̄_{a(i)},  v^up_i = v̄_{a(i)}.
@@ -66,15 +73,6 @@ def usable_cell(cell: torch.Tensor, pbc: torch.Tensor) -> torch.Tensor:
     return cell
 
 
-def fractional_coordinates(pos: torch.Tensor, batch: torch.Tensor, cell: torch.Tensor,
-                           pbc: torch.Tensor) -> torch.Tensor:
-    """f_i = x_i · cell^-1, wrapped into [0, 1) along periodic axes. ``cell`` must be usable."""
-    inv = torch.linalg.inv(cell)
-    frac = torch.einsum("nk,nkl->nl", pos, inv[batch])
-    wrap = pbc[batch]
-    return torch.where(wrap, frac - torch.floor(frac), frac)
-
-
 def _graph_reduce(x: torch.Tensor, batch: torch.Tensor, num_graphs: int, how: str) -> torch.Tensor:
     out_shape = (num_graphs,) + x.shape[1:]
     idx = batch.view(-1, *([1] * (x.dim() - 1))).expand_as(x)
@@ -85,50 +83,133 @@ def _graph_reduce(x: torch.Tensor, batch: torch.Tensor, num_graphs: int, how: st
     return out.scatter_reduce(0, idx, x, reduce="mean", include_self=False)
 
 
+def adsorbate_anchor(pos: torch.Tensor, batch: torch.Tensor, tags: torch.Tensor,
+                     num_graphs: int, cell: torch.Tensor, pbc: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fractional centroid of each graph's adsorbate (tag 2), minimum image on periodic axes.
+
+    Returns ``(anchor [G, 3], anchored [G] bool)``; graphs without tag-2 atoms are not anchored.
+    The anchor moves with any translation (and by whole lattice vectors under wrapping), so a
+    voxel grid centred on it is translation- and wrap-invariant.
+    """
+    with torch.no_grad():
+        inv = torch.linalg.inv(cell)
+        frac = torch.einsum("nk,nkl->nl", pos.detach(), inv[batch])
+        ads = tags == 2
+        anchored = torch.zeros(num_graphs, dtype=torch.bool, device=pos.device)
+        anchored[batch[ads]] = True
+        anchor = torch.zeros(num_graphs, 3, dtype=pos.dtype, device=pos.device)
+        if bool(ads.any()):
+            idx = torch.nonzero(ads).squeeze(1)
+            g = batch[idx]
+            first = torch.full((num_graphs,), -1, dtype=torch.long, device=pos.device)
+            first = first.scatter_reduce(0, g, idx, reduce="amax", include_self=True)
+            ref = frac[first[g]]
+            d = frac[idx] - ref
+            d = torch.where(pbc[g], d - torch.round(d), d)
+            mean_d = _graph_reduce(d, g, num_graphs, "mean")
+            anchor = torch.where(anchored.unsqueeze(1), frac[first.clamp(min=0)] + mean_d, anchor)
+    return anchor, anchored
+
+
+def _bins(cell: torch.Tensor, pbc: torch.Tensor, voxel_size: float) -> torch.Tensor:
+    """Voxels per unit fractional coordinate: round(|a_k|/s) (>= 1) on periodic axes, |a_k|/s
+    on non-periodic ones."""
+    lengths = cell.norm(dim=-1)
+    return torch.where(pbc, torch.clamp(torch.round(lengths / voxel_size), min=1.0),
+                       lengths / voxel_size)
+
+
+def wrap_origin(cell: torch.Tensor, pbc: torch.Tensor, voxel_size: float, frame: str,
+                anchor: torch.Tensor | None = None, anchored: torch.Tensor | None = None
+                ) -> torch.Tensor:
+    """Fractional corner w_G of the cell image that atoms are wrapped into, ``[G, 3]``.
+
+    Unanchored graphs: w = 0 (the cell itself). Anchored graphs: the image is centred on the
+    anchor so the adsorbate is never split by the boundary; in the ``cell`` frame the voxel
+    containing the anchor is centred on it and the n_k voxels tile the image exactly.
+    """
+    w = torch.zeros_like(cell[:, :, 0])
+    if anchor is None or anchored is None or not bool(anchored.any()):
+        return w
+    if frame == "cell":
+        n = _bins(cell, pbc, voxel_size)
+        half = torch.where(pbc, (torch.floor(n / 2) + 0.5) / n, 0.5 / n.clamp(min=1e-12))
+    else:
+        half = torch.where(pbc, torch.full_like(w, 0.5), torch.zeros_like(w))
+    return torch.where(anchored.unsqueeze(1), anchor - half, w)
+
+
 def voxel_assign(pos: torch.Tensor, batch: torch.Tensor, num_graphs: int, cell: torch.Tensor,
                  pbc: torch.Tensor, voxel_size: float, frame: str = "cell",
-                 origin: str = "min") -> VoxelAssignment:
+                 origin: str = "min", w: torch.Tensor | None = None,
+                 anchor: torch.Tensor | None = None, anchored: torch.Tensor | None = None
+                 ) -> VoxelAssignment:
     """Eq. 5: group nodes by voxel key. ``cell`` must come from :func:`usable_cell`.
 
     Args:
-        pos: ``[n, 3]`` Cartesian node positions (Å).
+        pos: ``[n, 3]`` Cartesian node positions (Å), already wrapped with
+            :func:`wrap_positions` into the image starting at ``w``.
         batch: ``[n]`` graph index of each node.
         cell, pbc: ``[G, 3, 3]`` and ``[G, 3]``.
         voxel_size: edge length s of a voxel (Å).
         frame: ``"cartesian"`` or ``"cell"`` (see the module docstring).
-        origin: ``"min"`` or ``"mean"``.
+        origin: ``"min"``, ``"mean"`` or ``"adsorbate"`` (graphs without tag-2 atoms use
+            ``"min"``).
+        w: wrap origin from :func:`wrap_origin` (zeros if omitted).
+        anchor, anchored: from :func:`adsorbate_anchor` (``origin="adsorbate"`` only).
     """
     with torch.no_grad():
-        pos = pos.detach()
-        frac = fractional_coordinates(pos, batch, cell, pbc)
+        inv = torch.linalg.inv(cell)
+        frac = torch.einsum("nk,nkl->nl", pos.detach(), inv[batch])
+        if w is None:
+            w = torch.zeros_like(cell[:, :, 0])
+        rel = frac - w[batch]  # in [0, 1) on periodic axes after wrap_positions
         periodic_graph = pbc.any(dim=1)
-        lengths = cell.norm(dim=-1)  # [G, 3]
+        if anchored is None or origin != "adsorbate":
+            anchored = torch.zeros(num_graphs, dtype=torch.bool, device=pos.device)
+            anchor = torch.zeros_like(w)
+        bins = _bins(cell, pbc, voxel_size)
+        cart = torch.einsum("nk,nkl->nl", rel, cell[batch]) / voxel_size
         if frame == "cell":
-            bins = torch.where(pbc, torch.clamp(torch.round(lengths / voxel_size), min=1.0),
-                               lengths / voxel_size)  # bins per unit fractional coordinate
-            coords = frac * bins[batch]
-            cart = torch.einsum("nk,nkl->nl", frac, cell[batch]) / voxel_size
-            use_cell = periodic_graph[batch].unsqueeze(-1)
-            coords = torch.where(use_cell, coords, cart)
+            coords = torch.where(periodic_graph[batch].unsqueeze(-1), rel * bins[batch], cart)
         elif frame == "cartesian":
-            coords = torch.einsum("nk,nkl->nl", frac, cell[batch]) / voxel_size
+            coords = cart
         else:
             raise ValueError(f"unknown voxel frame {frame!r} (use 'cartesian' or 'cell')")
-        o = _graph_reduce(coords, batch, num_graphs, "min" if origin == "min" else "mean")
+        # origin o_G in voxel units: anchored graphs put the anchor at the centre of a voxel
+        how = "mean" if origin == "mean" else "min"
+        o = _graph_reduce(coords, batch, num_graphs, how)
+        if bool(anchored.any()):
+            a_rel = anchor - w
+            a_cart = torch.einsum("gk,gkl->gl", a_rel, cell) / voxel_size
+            a_coords = a_cart
+            if frame == "cell":
+                a_coords = torch.where(periodic_graph.unsqueeze(-1), a_rel * bins, a_cart)
+            centred = a_coords - 0.5
+            if frame == "cell":  # periodic axes: the n_k voxels already tile [0, 1)
+                centred = torch.where(pbc & periodic_graph.unsqueeze(-1),
+                                      torch.zeros_like(centred), centred)
+            o = torch.where(anchored.unsqueeze(1), centred, o)
         keys = torch.floor(coords - o[batch]).to(torch.long)
         if frame == "cell":  # the last bin on a periodic axis closes at f = 1
             nmax = torch.where(pbc, bins, torch.full_like(bins, math.inf))[batch]
-            keys = torch.where(torch.isfinite(nmax), torch.minimum(keys, (nmax - 1).long()), keys)
+            keys = torch.where(torch.isfinite(nmax),
+                               torch.clamp(keys, min=0, max=None).minimum((nmax - 1).long()),
+                               keys)
         full = torch.cat([batch.unsqueeze(1), keys], dim=1)
         uniq, index = torch.unique(full, dim=0, return_inverse=True)
     return VoxelAssignment(index=index, num_coarse=int(uniq.shape[0]), batch=uniq[:, 0].clone())
 
 
 def wrap_positions(pos: torch.Tensor, batch: torch.Tensor, cell: torch.Tensor,
-                   pbc: torch.Tensor) -> torch.Tensor:
-    """Positions wrapped into the cell along periodic axes (differentiable: x - S·cell)."""
+                   pbc: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+    """Positions wrapped along periodic axes into the cell image whose fractional corner is
+    ``w`` (default 0), i.e. x - floor(f - w)·cell (a constant shift, so gradients pass)."""
     inv = torch.linalg.inv(cell)
     frac = torch.einsum("nk,nkl->nl", pos.detach(), inv[batch])
+    if w is not None:
+        frac = frac - w[batch]
     shift = torch.where(pbc[batch], torch.floor(frac), torch.zeros_like(frac))
     return pos - torch.einsum("nk,nkl->nl", shift, cell[batch])
 

@@ -1,9 +1,10 @@
 """A reusable model test suite (in the style of nequip's ``model_tests_basic.py``).
 
-Subclass :class:`BaseModelTests` and provide the fixtures ``model`` (a model in float64,
-returning a :class:`metalegnet.model.LegNetOutput`-like object) and ``exact_rotation``
-(whether rotation invariance is claimed exactly for that model). Each test checks one
-symmetry or consistency property on small real-looking structures.
+Subclass :class:`BaseModelTests` and provide the fixtures ``model`` (returning a
+:class:`metalegnet.model.LegNetOutput`-like object), ``exact_rotation`` (True, False or "all":
+whether rotation invariance is claimed exactly on periodic slabs, or on clusters too) and
+``exact_periodic_translation`` (whether translations across the periodic boundary are exact).
+Each test checks one symmetry or consistency property on small real-looking structures.
 """
 
 from __future__ import annotations
@@ -71,6 +72,23 @@ class BaseModelTests:
             e2, f2 = predict(typed_model, [moved], dtype)
             assert rel_err(e2, e1) < TOL[dtype], name
             assert rel_err(f2, f1) < TOL[dtype], name
+
+    def test_translation_across_cell(self, typed_model, dtype, exact_periodic_translation):
+        """In-plane translations that carry atoms across the periodic boundary (then wrapped).
+
+        Only asserted where the model claims it (``exact_periodic_translation``)."""
+        if not exact_periodic_translation:
+            pytest.skip("voxel assignment with a min/mean origin moves under such translations")
+        for name in ("slab_mixed_pbc", "slab_full_pbc"):
+            atoms = structures()[name]
+            e1, f1 = predict(typed_model, [atoms], dtype)
+            for frac in ([0.37, 0.81, 0.0], [0.93, 0.12, 0.0]):
+                moved = atoms.copy()
+                moved.positions += np.array(frac) @ atoms.cell.array
+                moved.wrap()
+                e2, f2 = predict(typed_model, [moved], dtype)
+                assert rel_err(e2, e1) < TOL[dtype], name
+                assert rel_err(f2, f1) < TOL[dtype], name
 
     def test_wrapped_unwrapped(self, typed_model, dtype):
         """Moving atoms by lattice vectors (wrapping) changes nothing."""
