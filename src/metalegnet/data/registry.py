@@ -1,0 +1,105 @@
+"""Embedded real DFT data sets, loadable by name (provenance and licences: ``PROVENANCE.md``
+in ``metalegnet/data/embedded``).
+
+==================  ======================================================================
+name                contents (energies in eV, forces in eV/Å)
+==================  ======================================================================
+``oc20-mini``       31 OC20 relaxation trajectories, 5,296 frames: total energy + forces
+``oc22-mini``       32 OC22 oxide S2EF frames (16 train + 16 val): total energy + forces
+``xu-kitchin``      1,106 relaxed adsorbate/fcc(111) structures: ``e_ads`` (vs. atoms)
+``mamun-subset``    31 relaxed adslabs on Cu/Ag/Au/Pd/Pt(111): ``e_ads``, ``total_energy``
+``c3-cu111``        364 C3 oxygenates on Cu(111): total energy, forces, ``eads_real``
+``pdn-ceria``       69 CO on Pd_n/CeO2(111): ``e_ads``, no forces
+==================  ======================================================================
+
+Files are read once per process and cached; :func:`load` returns fresh copies.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib.resources import files
+from pathlib import Path
+
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from metalegnet.errors import DataError
+
+#: name -> (folder in ``embedded``, file glob)
+_SETS: dict[str, tuple[str, str]] = {
+    "oc20-mini": ("oc20_traj", "*.extxyz.xz"),
+    "oc22-mini": ("oc22_frames", "*.extxyz"),
+    "xu-kitchin": ("xu_kitchin_2014", "*.extxyz.xz"),
+    "mamun-subset": ("mamun2019_subset", "adslabs.extxyz"),
+    "c3-cu111": ("c3_cu111", "*.extxyz.xz"),
+    "pdn-ceria": ("pdn_co_ceria", "*.extxyz"),
+}
+_MAMUN_JSON = "Mamun_noble_C1_subset_adsorption.json"
+
+
+def available() -> list[str]:
+    """Names of the embedded data sets."""
+    return list(_SETS)
+
+
+def embedded_root() -> Path:
+    """Folder that holds the embedded data (inside the installed package)."""
+    return Path(str(files("metalegnet.data.embedded")))
+
+
+def data_files(name: str) -> list[Path]:
+    """The files of data set ``name``, sorted."""
+    if name not in _SETS:
+        raise DataError(f"unknown embedded data set; choose one of {', '.join(available())}",
+                        source=name)
+    folder, pattern = _SETS[name]
+    paths = sorted((embedded_root() / folder).glob(pattern))
+    if not paths:
+        raise DataError("embedded data files are missing from the installation", source=name)
+    return paths
+
+
+def _merge_mamun_e_ads(frames: list[Atoms], json_path: Path) -> None:
+    table = json.loads(json_path.read_text())
+    for atoms in frames:
+        entry = table.get(atoms.info.get("reaction"))
+        if "e_ads" not in atoms.info and entry is not None:
+            atoms.info["e_ads"] = float(entry["ref_ads_eng"])
+
+
+@functools.cache
+def _read_cached(path: str) -> tuple[Atoms, ...]:
+    from metalegnet.data.io import read_file
+
+    frames = read_file(path)
+    if Path(path).name == "adslabs.extxyz":
+        _merge_mamun_e_ads(frames, Path(path).parent / _MAMUN_JSON)
+    return tuple(frames)
+
+
+def _copy(atoms: Atoms) -> Atoms:
+    new = atoms.copy()
+    if atoms.calc is not None:
+        results = {k: (v.copy() if hasattr(v, "copy") else v)
+                   for k, v in atoms.calc.results.items()}
+        new.calc = SinglePointCalculator(new, **results)
+    return new
+
+
+def load(name: str, index: int | slice | str = ":") -> list[Atoms]:
+    """Load embedded data set ``name`` (see :func:`available`) as ASE ``Atoms``.
+
+    Args:
+        name: data set name, e.g. ``"oc20-mini"``.
+        index: selection within each file (``"0"``: the initial frame of each OC20
+            trajectory; ``"-1"``: the relaxed one).
+    """
+    from metalegnet.data.io import select_frames
+
+    out: list[Atoms] = []
+    for path in data_files(name):
+        frames = _read_cached(str(path))
+        out.extend(_copy(a) for a in select_frames(frames, index, str(path)))
+    return out
