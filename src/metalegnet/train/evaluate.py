@@ -1,0 +1,191 @@
+"""Evaluation: errors of a model on a data set (optionally sharded over DDP ranks), parity
+plots, and ``metalegnet evaluate CKPT --data SRC [--split test]``.
+
+Metrics are those of :mod:`metalegnet.train.metrics`: energy MAE/RMSE in eV on the task's
+energy target (total, adsorption or relaxed energy), force MAE/RMSE in eV/Å per Cartesian
+component over the scored atoms.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from metalegnet.data.graph import collate
+from metalegnet.errors import ConfigError
+from metalegnet.train.distributed import DistInfo, all_reduce_sum, shard_range
+from metalegnet.train.losses import Objective, force_mask
+from metalegnet.train.metrics import MetricSums
+
+
+@dataclass
+class Predictions:
+    """Collected targets and predictions (energies eV ``[S]``, force components eV/Å)."""
+
+    energy_true: list[float] = field(default_factory=list)
+    energy_pred: list[float] = field(default_factory=list)
+    force_true: list[np.ndarray] = field(default_factory=list)
+    force_pred: list[np.ndarray] = field(default_factory=list)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"energy_true": np.asarray(self.energy_true),
+                "energy_pred": np.asarray(self.energy_pred),
+                "force_true": _cat(self.force_true), "force_pred": _cat(self.force_pred)}
+
+
+def _cat(xs: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(xs) if xs else np.zeros(0)
+
+
+def needs_grad(model: torch.nn.Module, compute_forces: bool) -> bool:
+    """Conservative forces (-dE/dx) need autograd even at inference."""
+    cfg = getattr(model, "config", None)
+    return compute_forces and getattr(cfg, "force_head", "direct") == "conservative"
+
+
+def evaluate_model(model: torch.nn.Module, dataset, objective: Objective, batch_size: int,
+                   device: torch.device | str = "cpu", dist_info: DistInfo | None = None,
+                   collect: bool = False) -> tuple[MetricSums, Predictions | None]:
+    """Errors of ``model`` on every item of ``dataset`` (this rank's share under DDP; the
+    returned sums are reduced over ranks, ``Predictions`` are local)."""
+    info = dist_info or DistInfo()
+    indices = shard_range(len(dataset), info.rank, info.world_size)
+    sums, preds = MetricSums(), (Predictions() if collect else None)
+    was_training = model.training
+    model.eval()
+    grad = needs_grad(model, objective.use_forces)
+    for k in range(0, len(indices), batch_size):
+        graph = collate([dataset[i] for i in indices[k:k + batch_size]]).to(device)
+        with torch.set_grad_enabled(grad):
+            out = model(graph, compute_forces=objective.use_forces)
+        energy = out.energy.detach()
+        forces = out.forces.detach() if out.forces is not None else None
+        objective(energy, forces, graph, metrics=sums)
+        if preds is not None:
+            _collect(preds, objective, graph, energy, forces)
+    model.train(was_training)
+    total = all_reduce_sum(sums.to_tensor().to(device)).cpu()
+    return MetricSums.from_tensor(total), preds
+
+
+def _collect(preds: Predictions, objective: Objective, graph, energy, forces) -> None:
+    if objective.energy_label is not None:
+        preds.energy_true.extend(graph.labels[objective.energy_label].cpu().double().tolist())
+        preds.energy_pred.extend(energy.cpu().double().tolist())
+    if objective.use_forces:
+        mask = force_mask(graph, objective.force_atoms)
+        preds.force_true.append(graph.labels["forces"][mask].cpu().double().numpy().ravel())
+        preds.force_pred.append(forces[mask].cpu().double().numpy().ravel())
+
+
+def parity_plot(preds: Predictions, path: str | os.PathLike, title: str = "",
+                energy_description: str = "energy", metrics: dict | None = None) -> Path:
+    """Predicted vs DFT parity plot(s) as PNG: energy (eV) and/or force components (eV/Å)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover - matplotlib is in the dev/plot extras
+        raise ConfigError("parity plots need matplotlib: pip install 'metalegnet[plot]'") \
+            from None
+    arr = preds.arrays()
+    panels = []
+    if arr["energy_true"].size:
+        panels.append(("energy_true", "energy_pred", f"{energy_description} (eV)",
+                       "energy_mae", "eV"))
+    if arr["force_true"].size:
+        panels.append(("force_true", "force_pred", "force component (eV/Å)", "force_mae",
+                       "eV/Å"))
+    if not panels:
+        raise ConfigError("nothing to plot: no energy or force targets")
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
+    for ax, (t, p, label, key, unit) in zip(axes[0], panels):
+        x, y = arr[t], arr[p]
+        lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
+        pad = 0.03 * (hi - lo or 1.0)
+        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.5", lw=1, zorder=0)
+        ax.scatter(x, y, s=6 if x.size > 500 else 14, alpha=0.5, edgecolors="none")
+        ax.set_xlabel(f"DFT {label}")
+        ax.set_ylabel(f"predicted {label}")
+        mae = (metrics or {}).get(key, float(np.mean(np.abs(y - x))))
+        ax.set_title(f"MAE {mae:.4g} {unit}, n={x.size}")
+        ax.set_xlim(lo - pad, hi + pad)
+        ax.set_ylim(lo - pad, hi + pad)
+        ax.set_aspect("equal")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str,
+                        split: str | None = None, out: str | os.PathLike | None = None,
+                        splits_file: str | os.PathLike | None = None, batch_size: int = 16,
+                        device: str = "cpu", structures: Sequence | None = None) -> dict:
+    """Evaluate a training checkpoint on ``data`` and write ``out`` (JSON) + a parity PNG.
+
+    Args:
+        checkpoint: ``checkpoint.pt`` / ``last.pt`` of :func:`metalegnet.train.train`.
+        data: any data source (file, folder, glob, LMDB, embedded name).
+        split: ``train``/``val``/``test`` of the run's ``splits.json`` (next to the checkpoint
+            unless ``splits_file``), or ``None`` for every structure of ``data``.
+        out: metrics JSON path (default ``<checkpoint dir>/eval_<split or all>.json``); the
+            plot is written beside it with suffix ``.png``.
+    """
+    from metalegnet.checkpoint import load_checkpoint
+    from metalegnet.data.dataset import GraphDataset
+    from metalegnet.data.io import read_structures
+    from metalegnet.data.splits import apply_split, load_split
+    from metalegnet.train.config import config_from_dict, replace
+    from metalegnet.train.data import Normalization, fill_formula, make_samples
+
+    checkpoint = Path(checkpoint)
+    model, payload = load_checkpoint(checkpoint, map_location=device)
+    meta = payload.get("metadata", {})
+    if "train_config" not in meta:
+        raise ConfigError(f"{checkpoint}: no training config stored; evaluate needs a "
+                          "checkpoint written by 'metalegnet train'")
+    config = replace(config_from_dict(meta["train_config"]), data=str(data), frame_stride=1)
+    norm = Normalization.from_dict(meta["normalization"])
+    structures = list(structures) if structures is not None else read_structures(data)
+    if "formula" in config.group_by:
+        fill_formula(structures)
+    samples, _ = make_samples(structures, config)
+    if split is not None:
+        path = Path(splits_file) if splits_file else checkpoint.parent / "splits.json"
+        sp = apply_split(load_split(path), [s.atoms for s in samples])
+        samples = sp.select(samples, split)
+    objective = Objective(config.energy_label, config.uses_forces, norm.loss_scales,
+                          config.energy_loss, config.force_loss, config.force_atoms,
+                          config.energy_weight, config.force_weight)
+    dataset = GraphDataset(samples, config.cutoff)
+    sums, preds = evaluate_model(model, dataset, objective, batch_size, device, collect=True)
+    metrics = sums.summary(config.energy_weight, config.force_weight, config.uses_energy,
+                           config.uses_forces)
+    out = Path(out) if out else checkpoint.parent / f"eval_{split or 'all'}.json"
+    png = out.with_suffix(".png")
+    title = f"{payload.get('model_name', 'model')} {config.task} on {data}" + \
+        (f" ({split})" if split else "")
+    parity_plot(preds, png, title, config.energy_description, metrics)
+    result = {"checkpoint": str(checkpoint), "data": str(data), "split": split or "all",
+              "task": config.task, "energy": config.energy_description,
+              "units": {"energy_mae": "eV", "force_mae": "eV/Å"}, "metrics": metrics,
+              "parity_plot": str(png)}
+    from metalegnet.config import atomic_write_text
+
+    atomic_write_text(out, json.dumps(result, indent=1) + "\n")
+    result["metrics_file"] = str(out)
+    return result
