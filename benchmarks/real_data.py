@@ -91,7 +91,7 @@ def run_config(row: Row, variant: str, seed: int, budget: str) -> dict:
                 drop_unlabelled=row.drop_unlabelled, model=variant,
                 model_config=dict(b["model"]), cutoff=5.0,
                 epochs=max(1, round(row.epochs * b["epoch_scale"])),
-                batch_size=row.batch_size, lr=2e-3, patience=0, device="cpu",
+                batch_size=row.batch_size, lr=5e-3, patience=0, device="cpu",
                 num_threads=1, progress=False, checkpoint_every=0,
                 checkpoint_interval_s=1e9, **row.extra)
 
@@ -174,7 +174,7 @@ def write_report(results: list[dict], rows: list[Row], args, seconds: float) -> 
         f"Test-set MAE, mean ± sample std over seeds {args.seeds} (the seed sets the split and "
         f"the initialisation). Model: LegNet with {b['model']['num_features']} features, "
         f"{b['model']['num_blocks']} blocks, voxel sizes {b['model']['voxel_sizes']} Å, "
-        "cutoff 5 Å, direct force head, cell voxel frame, AdamW lr 2e-3 with warm-up + cosine, "
+        "cutoff 5 Å, direct force head, cell voxel frame, AdamW lr 5e-3 with warm-up + cosine, "
         "EMA 0.99, best epoch on validation. Energies in eV, forces in eV/Å (mean over "
         "Cartesian components of free atoms). The two references are fitted on the same "
         "training split: the mean of the training targets (mean force component for S2F) "

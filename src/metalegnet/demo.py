@@ -75,7 +75,7 @@ def run_demo(args: argparse.Namespace) -> int:
     print(format_summary(summarize(frames)))
     config = TrainConfig(data="oc20-mini", task="s2ef", model="legnet", cutoff=5.0,
                          model_config=dict(DEMO_MODEL), frame_stride=args.frame_stride,
-                         epochs=args.epochs, batch_size=8, lr=2e-3, seed=args.seed,
+                         epochs=args.epochs, batch_size=8, lr=5e-3, seed=args.seed,
                          device="cpu", num_threads=args.num_threads,
                          max_time_s=60.0 * args.minutes, patience=0)
     if run.exists():

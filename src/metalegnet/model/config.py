@@ -42,6 +42,8 @@ class LegNetConfig:
         envelope_exponent: exponent p of the polynomial cutoff envelope.
         avg_num_neighbors: messages are divided by this number (keeps sums O(1)).
         max_z: largest atomic number of the embedding.
+        force_gated_blocks: gated equivariant blocks before the direct force head's linear
+            map W_F (0 = the paper's plain linear head, eq. 22).
     """
 
     variant: str = "full"
@@ -61,6 +63,7 @@ class LegNetConfig:
     envelope_exponent: int = 6
     avg_num_neighbors: float = 16.0
     max_z: int = 118
+    force_gated_blocks: int = 0
 
     def __post_init__(self) -> None:
         for name, value, allowed in (("variant", self.variant, VARIANTS),

@@ -98,7 +98,8 @@ class LegNet(nn.Module):
             for _ in range(config.num_post_blocks if config.variant == "full" else 0))
         context = f * len(self.levels) if config.variant == "coarsen" else 0
         self.output = OutputBlock(f, context_features=context)
-        self.force_head = DirectForceHead(f) if config.force_head == "direct" else None
+        self.force_head = (DirectForceHead(f, config.force_gated_blocks)
+                           if config.force_head == "direct" else None)
         # normalisation and references (eV), fitted by the trainer on the training split
         self.register_buffer("energy_scale", torch.tensor(1.0))
         self.register_buffer("energy_shift_atom", torch.tensor(0.0))
@@ -160,7 +161,7 @@ class LegNet(nn.Module):
             if conservative:
                 forces = conservative_forces(energy, pos, create_graph=self.training)
             else:
-                forces = sigma * self.force_head(v)
+                forces = sigma * self.force_head(v, s)
         return LegNetOutput(energy=energy, forces=forces, contributions=out["contributions"],
                             atom_energies=atom_energies, latent=s,
                             graph_correction=out["graph_correction"],

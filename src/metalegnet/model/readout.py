@@ -46,14 +46,42 @@ class OutputBlock(nn.Module):
                 "energy": total + b}
 
 
-class DirectForceHead(nn.Module):
-    """Eq. 22: F_i = W_F v_i, a channel-wise linear map ``[N, 3, F] -> [N, 3]``."""
+class GatedEquivariantBlock(nn.Module):
+    """PaiNN's gated equivariant block: v' = (W_2 v) ⊙ g(s, ||W_1 v||), s' = h(s, ||W_1 v||).
+
+    The gate g is built from invariants only, so v' stays equivariant.
+    """
 
     def __init__(self, num_features: int) -> None:
         super().__init__()
+        f = num_features
+        self.w1 = nn.Linear(f, f, bias=False)
+        self.w2 = nn.Linear(f, f, bias=False)
+        self.mlp = nn.Sequential(nn.Linear(2 * f, f), nn.SiLU(), nn.Linear(f, 2 * f))
+        self.num_features = f
+
+    def forward(self, s: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        norm = torch.sqrt((self.w1(v) ** 2).sum(dim=1) + 1e-8)
+        gate, s_out = torch.split(self.mlp(torch.cat([s, norm], dim=-1)), self.num_features, -1)
+        return s_out, self.w2(v) * gate.unsqueeze(1)
+
+
+class DirectForceHead(nn.Module):
+    """Eq. 22: F_i = W_F v_i, a channel-wise linear map ``[N, 3, F] -> [N, 3]``.
+
+    *Choice*: ``gated_blocks`` PaiNN gated equivariant blocks refine (s_i, v_i) before W_F
+    (equivariant, as eq. 22); 0 gives the paper's plain linear head.
+    """
+
+    def __init__(self, num_features: int, gated_blocks: int = 1) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(GatedEquivariantBlock(num_features)
+                                    for _ in range(gated_blocks))
         self.linear = nn.Linear(num_features, 1, bias=False)
 
-    def forward(self, v: torch.Tensor) -> torch.Tensor:
+    def forward(self, v: torch.Tensor, s: torch.Tensor | None = None) -> torch.Tensor:
+        for block in self.blocks:
+            s, v = block(s, v)
         return self.linear(v).squeeze(-1)
 
 

@@ -91,7 +91,7 @@ class TrainConfig:
     epochs: int = 20
     batch_size: int = 8
     eval_batch_size: int | None = None
-    lr: float = 1e-3
+    lr: float = 5e-3
     weight_decay: float = 1e-5
     warmup_fraction: float = 0.05
     scheduler: str = "cosine"
