@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 from metalegnet.errors import ConfigError
+from metalegnet.train.config import MODEL_NAMES
 
 #: flag dest -> TrainConfig key
 _TRAIN_FLAGS = {"data": "data", "task": "task", "model": "model", "epochs": "epochs",
@@ -45,8 +46,9 @@ def _register_train(subparsers) -> None:
     p.add_argument("--data", metavar="SRC", help="training data source")
     p.add_argument("--task", choices=("s2e", "s2f", "s2ef", "is2re"))
     p.add_argument("--out", metavar="DIR", required=True, help="output folder")
-    p.add_argument("--model", choices=("legnet", "legnet-vanilla", "legnet-coarsen"),
-                   help="model (default legnet = full variant)")
+    p.add_argument("--model", choices=MODEL_NAMES,
+                   help="model (default legnet = full variant; schnet, dimenet++, cgcnn, painn "
+                   "need metalegnet[baselines])")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, help="global batch size (structures)")
     p.add_argument("--seed", type=int)

@@ -15,9 +15,13 @@ from metalegnet.errors import ConfigError
 
 TASKS = ("s2e", "s2f", "s2ef", "is2re")
 ENERGY_TARGETS = ("total", "adsorption")
-#: model name -> LegNet variant (later issues register baselines under the same flag)
+#: model name -> LegNet variant
 MODEL_VARIANTS = {"legnet": "full", "legnet-full": "full", "legnet-vanilla": "vanilla",
                   "legnet-coarsen": "coarsen"}
+#: library baselines trained by the same trainer (metalegnet[baselines]); see
+#: :mod:`metalegnet.model.baselines` (gemnet-dt and comenet raise why they cannot run)
+BASELINE_MODELS = ("schnet", "dimenet++", "cgcnn", "painn", "gemnet-dt", "comenet")
+MODEL_NAMES = tuple(MODEL_VARIANTS) + BASELINE_MODELS
 SCHEDULERS = ("cosine", "plateau", "constant")
 ENERGY_LOSSES = ("mae", "mse")
 FORCE_LOSSES = ("l2mae", "mae", "mse")
@@ -49,8 +53,10 @@ class TrainConfig:
         cutoff: neighbour cutoff r_c (Å) of the atom graph (the model's ``cutoff``).
 
     Model:
-        model: ``legnet`` (full), ``legnet-vanilla`` or ``legnet-coarsen``.
-        model_config: overrides of :class:`metalegnet.LegNetConfig` fields.
+        model: ``legnet`` (full), ``legnet-vanilla`` or ``legnet-coarsen``, or a library
+            baseline: ``schnet``, ``dimenet++``, ``cgcnn``, ``painn`` (conservative forces).
+        model_config: overrides of :class:`metalegnet.LegNetConfig` (or the baseline's
+            config) fields.
 
     Optimisation (AdamW):
         epochs, batch_size (global, over all DDP ranks), eval_batch_size, lr (peak),
@@ -121,7 +127,7 @@ class TrainConfig:
         self.group_by = [str(k) for k in self.group_by]
         self.split_fractions = [float(f) for f in self.split_fractions]
         for name, allowed in (("task", TASKS), ("energy_target", ENERGY_TARGETS),
-                              ("model", tuple(MODEL_VARIANTS)), ("scheduler", SCHEDULERS),
+                              ("model", MODEL_NAMES), ("scheduler", SCHEDULERS),
                               ("energy_loss", ENERGY_LOSSES), ("force_loss", FORCE_LOSSES),
                               ("monitor", MONITORS), ("force_atoms", FORCE_ATOMS)):
             if getattr(self, name) not in allowed:
@@ -147,7 +153,8 @@ class TrainConfig:
         if self.monitor == "energy_mae" and not self.uses_energy:
             raise ConfigError(f"monitor=energy_mae needs energies, but task={self.task!r}")
         mc = dict(self.model_config)
-        if "variant" in mc and mc["variant"] != MODEL_VARIANTS[self.model]:
+        if ("variant" in mc and self.is_legnet
+                and mc["variant"] != MODEL_VARIANTS[self.model]):
             raise ConfigError(f"model_config.variant={mc['variant']!r} contradicts "
                               f"model={self.model!r}; choose the variant with --model")
         if "cutoff" in mc and float(mc["cutoff"]) != float(self.cutoff):
@@ -179,10 +186,16 @@ class TrainConfig:
         what = "total energy" if self.energy_target == "total" else "adsorption energy"
         return ("relaxed " + what) if self.task == "is2re" else what
 
+    @property
+    def is_legnet(self) -> bool:
+        return self.model in MODEL_VARIANTS
+
     def model_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :class:`metalegnet.LegNetConfig` for this run."""
+        """Keyword arguments of :class:`metalegnet.LegNetConfig` (or of the baseline's config)
+        for this run."""
         kwargs = dict(self.model_config)
-        kwargs["variant"] = MODEL_VARIANTS[self.model]
+        if self.is_legnet:
+            kwargs["variant"] = MODEL_VARIANTS[self.model]
         kwargs["cutoff"] = float(self.cutoff)
         return kwargs
 
@@ -211,4 +224,4 @@ def replace(config: TrainConfig, **changes: Any) -> TrainConfig:
 
 
 __all__ = ["TrainConfig", "config_from_dict", "load_config", "save_config", "replace",
-           "MODEL_VARIANTS", "TASKS"]
+           "MODEL_NAMES", "MODEL_VARIANTS", "TASKS"]

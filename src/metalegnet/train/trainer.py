@@ -43,9 +43,14 @@ class TrainingInterrupted(RuntimeError):
     """Raised by the ``stop_after_steps`` test hook (simulates a killed run)."""
 
 
-def build_model(config: TrainConfig) -> LegNet:
+def build_model(config: TrainConfig) -> torch.nn.Module:
+    """LegNet of the configured variant, or a library baseline (same interface)."""
     torch.manual_seed(config.seed)
-    return LegNet(LegNetConfig(**config.model_kwargs()))
+    if config.is_legnet:
+        return LegNet(LegNetConfig(**config.model_kwargs()))
+    from metalegnet.model.baselines import build_baseline
+
+    return build_baseline(config.model, config.model_kwargs())
 
 
 class Trainer:
@@ -73,7 +78,7 @@ class Trainer:
         self.norm.apply(self.model)
         self.model.to(self.device)
         self.eval_model = copy.deepcopy(self.model)
-        self.direct_head = self.model.config.force_head == "direct"
+        self.direct_head = getattr(self.model.config, "force_head", "direct") == "direct"
         self.objective = Objective(config.energy_label, config.uses_forces,
                                    self.norm.loss_scales, config.energy_loss,
                                    config.force_loss, config.force_atoms,
