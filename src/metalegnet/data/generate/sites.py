@@ -1,0 +1,74 @@
+"""Name the adsorption site of an adsorbate's binding atom: top, bridge, fcc, hcp, hollow-4, ...
+
+The binding atom's substrate neighbours are the substrate atoms within 1.2x the distance of the
+closest one (a relative rule: bond lengths differ between oracles), provided that closest one is
+bonded (within 1.5x the sum of covalent radii, AdsorbML's desorption cushion). One neighbour is
+``top``, two ``bridge``; three are a 3-fold hollow, ``hcp`` when a subsurface atom lies right
+below (within 0.9 Å laterally), ``fcc`` otherwise; four ``hollow-4``; more ``<n>-fold``; none
+``none`` (the binding atom is not bound).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ase import Atoms
+from ase.data import covalent_radii
+from ase.neighborlist import neighbor_list
+
+#: Bond cutoff multiplier on the sum of covalent radii for a binding-atom/substrate contact.
+BOND_MULT = 1.5
+#: Neighbours are within this factor of the closest substrate distance.
+SHELL = 1.2
+#: Lateral tolerance (Å) for "a subsurface atom right below" (hcp vs fcc).
+BELOW_TOL = 0.9
+
+
+def surface_normal(atoms: Atoms, index: int, kind: str) -> np.ndarray:
+    """Outward unit normal at atom ``index``: +z for slabs and sheets, radial for clusters."""
+    if kind != "0d":
+        return np.array([0.0, 0.0, 1.0])
+    substrate = atoms.positions[atoms.get_tags() != 2]
+    v = atoms.positions[index] - substrate.mean(axis=0)
+    norm = np.linalg.norm(v)
+    return v / norm if norm > 1e-8 else np.array([0.0, 0.0, 1.0])
+
+
+def substrate_neighbours(atoms: Atoms, index: int, mult: float = BOND_MULT) -> np.ndarray:
+    """Indices of the substrate (tag != 2) atoms in the first bonded shell of atom ``index``."""
+    tags = atoms.get_tags()
+    numbers = atoms.numbers
+    r_max = covalent_radii[numbers[index]] + covalent_radii[numbers].max()
+    i, j, d = neighbor_list("ijd", atoms, mult * r_max)
+    sel = i == index
+    j, d = j[sel], d[sel]
+    limit = mult * (covalent_radii[numbers[index]] + covalent_radii[numbers[j]])
+    sub = tags[j] != 2
+    j, d, limit = j[sub], d[sub], limit[sub]
+    if not len(d) or not (d < limit).any():
+        return np.array([], int)
+    shell = (d < SHELL * d[d < limit].min()) & (d < limit)
+    return np.unique(j[shell])
+
+
+def classify_site(atoms: Atoms, index: int, kind: str = "3d") -> str:
+    """The site name of atom ``index`` (an adsorbate binding atom) on its substrate."""
+    neighbours = substrate_neighbours(atoms, index)
+    n = len(neighbours)
+    if n == 0:
+        return "none"
+    if n == 1:
+        return "top"
+    if n == 2:
+        return "bridge"
+    if n == 4:
+        return "hollow-4"
+    if n > 4:
+        return f"{n}-fold"
+    normal = surface_normal(atoms, index, kind)
+    i, j, vec = neighbor_list("ijD", atoms, 4.5)
+    sel = (i == index) & (atoms.get_tags()[j] != 2) & ~np.isin(j, neighbours)
+    vec = vec[sel]
+    along = vec @ normal
+    lateral = np.linalg.norm(vec - np.outer(along, normal), axis=1)
+    below = (along < -0.5) & (lateral < BELOW_TOL)
+    return "hcp" if below.any() else "fcc"
