@@ -15,7 +15,7 @@ from metalegnet.errors import MetaLegNetError
 
 #: (parent command or None, module with ``register``) in the order they appear in ``--help``.
 _DATA_COMMANDS = ("metalegnet.data.commands", "metalegnet.data.generate.commands")
-_TOP_COMMANDS = ("metalegnet.train.commands", "metalegnet.demo")
+_TOP_COMMANDS = ("metalegnet.train.commands", "metalegnet.demo", "metalegnet.bench.commands")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,247 @@
+"""``metalegnet bench accuracy``: every model on every row of a suite, over seeds.
+
+Same budget for every model: on a row, every model trains the same number of epochs with the
+same batch size, frame subset, split (set by the seed), cutoff, schedule (AdamW, warm-up +
+cosine), EMA and best-on-validation checkpoint; models differ only in size and learning rate
+(``configs/bench_<suite>.yaml``). Runs go to a pool of ``jobs`` processes, each on 1 torch
+thread. The seed sets the split *and* the initialisation, so the spread includes split
+variance. Output: ``results.json``, ``results.md`` and ``plots/`` (see
+:mod:`metalegnet.bench.report`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from metalegnet.bench.datasets import DEFAULT_GENERATED, DataSource, resolve
+from metalegnet.bench.jobs import Job, JobResult, run_job
+from metalegnet.bench.report import write_report
+from metalegnet.bench.results import RowResult, column_order, gather
+from metalegnet.bench.suites import LEGNET, BenchRow, ModelSpec, Suite
+
+BUDGET = ("same epochs per row for every model (and the same batch size, frames, split, "
+          "cutoff, schedule, EMA and best-on-validation checkpoint); models differ only in "
+          "size and learning rate")
+
+
+@dataclass
+class AccuracyRun:
+    """Settings of one ``bench accuracy`` run.
+
+    Attributes:
+        suite: the suite, already restricted to the chosen rows/models, hyperparameters applied.
+        out: output folder.
+        seeds: seeds to run (each sets split and initialisation).
+        jobs: worker processes (1: in this process).
+        generated: folder of generated recipes (``<generated>/bench-0d``, ...).
+        make_missing: generate bench-0d / bench-3d with EMT when missing.
+        keep_runs: keep every run folder under ``out/runs`` (checkpoints, logs).
+        command: the command line, for the header; hparams: where the hyperparameters came from.
+    """
+
+    suite: Suite
+    out: Path
+    seeds: list[int]
+    jobs: int = 1
+    generated: Path = DEFAULT_GENERATED
+    make_missing: bool = True
+    keep_runs: bool = False
+    command: str = ""
+    hparams: str = "built-in defaults"
+    extra_notes: list[str] = field(default_factory=list)
+
+
+def check_models(suite: Suite) -> dict[str, str]:
+    """Baselines of ``suite`` that cannot be built here -> why (one line each)."""
+    from metalegnet.model.baselines import BaselineUnavailableError, build_baseline
+
+    reasons = {}
+    cutoff = float(suite.train["cutoff"])
+    for spec in suite.models:
+        if spec.kind != "baseline":
+            continue
+        try:
+            build_baseline(spec.name, {**spec.model_config, "cutoff": cutoff})
+        except BaselineUnavailableError as exc:
+            reasons[spec.name] = str(exc)
+    return reasons
+
+
+def train_config(suite: Suite, row: BenchRow, spec: ModelSpec, seed: int, source: str
+                 ) -> dict[str, Any]:
+    """The complete TrainConfig dict of one run (row budget + suite recipe + model spec)."""
+    return {**suite.train, **row.train_settings(), "data": source, "model": spec.name,
+            "model_config": dict(spec.model_config), "lr": spec.lr, "seed": seed,
+            "split_seed": seed, "num_threads": 1, "progress": False, "checkpoint_every": 0,
+            "checkpoint_interval_s": 1e9}
+
+
+def make_jobs(run: AccuracyRun, sources: dict[str, DataSource], unavailable: dict[str, str],
+              runs_dir: Path) -> list[Job]:
+    """One job per (row, model, seed) whose data and model are available; the first seed
+    also records predictions and cost."""
+    jobs = []
+    for row in run.suite.rows:
+        src = sources[row.dataset]
+        if not src.available:
+            continue
+        for seed in run.seeds:
+            for spec in run.suite.models:
+                if spec.name in unavailable:
+                    continue
+                folder = runs_dir / row.key.replace(":", "_") / spec.name / f"seed{seed}"
+                jobs.append(Job(row.key, spec.name, seed, row.metric,
+                                train_config(run.suite, row, spec, seed, src.source),
+                                str(folder), detail=seed == run.seeds[0],
+                                cost_structures=run.suite.cost_structures,
+                                keep=run.keep_runs))
+    return jobs
+
+
+@contextlib.contextmanager
+def _single_threaded_env() -> Iterator[None]:
+    """Spawned workers start with one BLAS/OpenMP thread (2 workers x 2 threads on 2 cores
+    is much slower than 2 x 1)."""
+    keys = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    saved = {k: os.environ.get(k) for k in keys}
+    for k in keys:
+        os.environ[k] = "1"
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def execute(jobs: list[Job], workers: int, log: Callable[[str], None],
+            split: str = "test") -> list[JobResult]:
+    """Run ``jobs`` (in ``workers`` spawned processes when > 1), logging each as it ends
+    with its ``split`` (``test`` or ``val``) MAE."""
+    t0 = time.perf_counter()
+    results: list[JobResult] = []
+
+    def done(res: JobResult) -> None:
+        results.append(res)
+        mae = res.test_mae if split == "test" else res.val_mae
+        what = f"failed: {res.error}" if res.error else f"{split} MAE {mae:.4f}"
+        tag = f" [{res.tag}]" if res.tag else ""
+        log(f"[{len(results)}/{len(jobs)} {time.perf_counter() - t0:.0f} s] {res.row} "
+            f"{res.model}{tag} seed {res.seed}: {what} ({res.epochs} epochs, {res.seconds} s)")
+
+    if workers <= 1:
+        for job in jobs:
+            done(run_job(job))
+        return results
+    with _single_threaded_env(), ProcessPoolExecutor(
+            max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        for fut in as_completed([pool.submit(run_job, j) for j in jobs]):
+            done(fut.result())
+    return results
+
+
+def machine() -> str:
+    """CPU model, cores, OS, Python and torch (and the GPU when one is visible)."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    text = (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}, torch {torch.__version__}")
+    if torch.cuda.is_available():
+        text += f", GPU {torch.cuda.get_device_name(0)}"
+    return text
+
+
+def header(run: AccuracyRun, sources: dict[str, DataSource], unavailable: dict[str, str],
+           wall_s: float) -> dict[str, Any]:
+    """The run's metadata (top of ``results.json``)."""
+    s = run.suite
+    return {"suite": s.name, "description": s.description, "command": run.command,
+            "machine": machine(), "date": datetime.now(timezone.utc).isoformat(
+                timespec="seconds"), "seeds": list(run.seeds), "jobs": run.jobs,
+            "threads_per_job": 1, "wall_time_s": round(wall_s, 1), "budget": BUDGET,
+            "hyperparameters": run.hparams,
+            "models": {m.name: {"lr": m.lr, "model_config": m.model_config}
+                       for m in s.models},
+            "train": dict(s.train), "skipped": dict(s.skipped), "unavailable": unavailable,
+            "data": {k: v.note for k, v in sources.items()},
+            "mae": "test-set MAE; mae_mean over seeds, mae_std the sample std (ddof 1)",
+            "legnet_vs_best_baseline": "MAE(legnet) / MAE(best library baseline); < 1: "
+                                       "LegNet better"}
+
+
+def intro(head: dict[str, Any], unavailable: dict[str, str]) -> list[str]:
+    """The Markdown header: command, machine, date, suite, seeds, budget, exclusions."""
+    lines = [f"# Accuracy benchmark, suite `{head['suite']}`", "",
+             f"- Command: `{head['command']}`",
+             f"- Machine: {head['machine']}; {head['jobs']} parallel run(s), 1 torch thread "
+             "each",
+             f"- Date: {head['date']}; wall time {head['wall_time_s'] / 60:.1f} min",
+             f"- Suite: {head['description']}",
+             f"- Seeds: {head['seeds']} (a seed sets the split and the initialisation)",
+             f"- Budget: {head['budget']}. Training recipe: "
+             + ", ".join(f"{k} {v}" for k, v in head["train"].items()),
+             f"- Hyperparameters: {head['hyperparameters']}",
+             "- Cells: test-set MAE, mean ± sample std over seeds (eV, or eV/Å for "
+             "forces: per Cartesian component of the free atoms); lowest mean per line in "
+             "bold (trivial references included). LegNet vs best baseline: ratio "
+             "MAE(LegNet) / MAE(best library baseline on that line), < 1 means LegNet is "
+             "better. The training-set mean and the per-element linear fit are fitted on the "
+             "training split of the same seed."]
+    for name, why in head["skipped"].items():
+        lines.append(f"- Not in this suite: {name}: {why}")
+    for name, why in unavailable.items():
+        lines.append(f"- Cannot run here: {name}: {why}")
+    return lines
+
+
+def run_accuracy(run: AccuracyRun, log: Callable[[str], None] = print) -> Path:
+    """Run the benchmark and write the report; returns the output folder."""
+    t0 = time.perf_counter()
+    unavailable = check_models(run.suite)
+    sources = {d: resolve(d, run.generated, run.make_missing, run.jobs, log)
+               for d in dict.fromkeys(r.dataset for r in run.suite.rows)}
+    runs_dir = run.out / "runs" if run.keep_runs else Path(tempfile.mkdtemp(prefix="bench_"))
+    try:
+        jobs = make_jobs(run, sources, unavailable, runs_dir)
+        log(f"bench accuracy: {len(jobs)} runs ({len(run.suite.rows)} rows x "
+            f"{len(run.suite.models) - len(unavailable)} models x {len(run.seeds)} seeds) on "
+            f"{run.jobs} process(es)")
+        results = execute(jobs, run.jobs, log)
+    finally:
+        if not run.keep_runs:
+            shutil.rmtree(runs_dir, ignore_errors=True)
+    rows = []
+    for row in run.suite.rows:
+        src = sources[row.dataset]
+        if not src.available:
+            rows.append(RowResult(row, "not generated", src.note))
+            continue
+        res = gather(run.suite, row, results, unavailable)
+        res.note = src.note
+        rows.append(res)
+    head = header(run, sources, unavailable, time.perf_counter() - t0)
+    columns = [c for c, _ in column_order(run.suite)]
+    models = [m.name for m in run.suite.models if m.name not in unavailable]
+    models.sort(key=lambda m: m != LEGNET)
+    return write_report(run.out, rows, head, columns, models,
+                        intro(head, unavailable) + run.extra_notes)
