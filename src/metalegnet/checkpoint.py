@@ -3,34 +3,24 @@ with ``torch.load(weights_only=True)`` (no pickled modules)."""
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from metalegnet.config import from_dict, to_dict
+from metalegnet.config import atomic_write_bytes, from_dict, to_dict
 from metalegnet.errors import CheckpointError
 
 FORMAT = "metalegnet-checkpoint-v1"
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    """``torch.save`` to a temp file in the same folder, fsync, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """``torch.save`` written atomically (complete file or none; see ``atomic_write_bytes``)."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def model_payload(model: torch.nn.Module, model_name: str = "legnet",

@@ -31,7 +31,6 @@ import gzip
 import io
 import lzma
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -40,6 +39,7 @@ import numpy as np
 from ase import Atoms
 from ase.io.formats import filetype, ioformats, string2index
 
+from metalegnet.config import atomic_write_bytes
 from metalegnet.errors import DataError
 
 #: Compressed suffixes and their openers (ASE seeks backwards in ``.xz`` files, which makes
@@ -270,19 +270,8 @@ def _writable_info(atoms: Atoms) -> Atoms:
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` so the file appears complete or not at all (temporary file
-    in the same folder, then ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write ``data`` to ``path`` so the file appears complete or not at all."""
+    return atomic_write_bytes(path, data)
 
 
 def write_extxyz_atomic(path: str | os.PathLike, atoms_list: Sequence[Atoms]) -> Path:

@@ -22,6 +22,7 @@ from metalegnet.data.graph import AtomicGraph, edge_vectors
 from metalegnet.model.config import LegNetConfig
 from metalegnet.model.fusion import GatedFusion, VirtualNode, graph_mean
 from metalegnet.model.message import InteractionBlock
+from metalegnet.model.normalization import EnergyNormalization
 from metalegnet.model.radial import RadialEmbedding
 from metalegnet.model.readout import DirectForceHead, OutputBlock, conservative_forces
 from metalegnet.model.voxel import (
@@ -75,12 +76,13 @@ class CoarseLevel(nn.Module):
         return s, v
 
 
-class LegNet(nn.Module):
+class LegNet(EnergyNormalization):
     """The Meta-LegNet network; ``forward(graph)`` returns a :class:`LegNetOutput`."""
 
     def __init__(self, config: LegNetConfig | None = None) -> None:
-        super().__init__()
-        self.config = config = config or LegNetConfig()
+        config = config or LegNetConfig()
+        super().__init__(num_elements=config.max_z + 1)
+        self.config = config
         f = config.num_features
         self.embedding = nn.Embedding(config.max_z + 1, f)
         self.radial = RadialEmbedding(config.cutoff, config.num_radial, config.envelope_exponent)
@@ -100,25 +102,6 @@ class LegNet(nn.Module):
         self.output = OutputBlock(f, context_features=context)
         self.force_head = (DirectForceHead(f, config.force_gated_blocks)
                            if config.force_head == "direct" else None)
-        # normalisation and references (eV), fitted by the trainer on the training split
-        self.register_buffer("energy_scale", torch.tensor(1.0))
-        self.register_buffer("energy_shift_atom", torch.tensor(0.0))
-        self.register_buffer("energy_shift_graph", torch.tensor(0.0))
-        self.register_buffer("element_references", torch.zeros(config.max_z + 1))
-
-    # ------------------------------------------------------------------ normalisation
-    def set_energy_normalization(self, scale: float = 1.0, shift_atom: float = 0.0,
-                                 shift_graph: float = 0.0,
-                                 element_references=None) -> None:
-        """Set sigma, mu_atom, mu_graph (eV) and eps_Z (eV per atom of element Z)."""
-        self.energy_scale.fill_(float(scale))
-        self.energy_shift_atom.fill_(float(shift_atom))
-        self.energy_shift_graph.fill_(float(shift_graph))
-        refs = torch.zeros_like(self.element_references)
-        if element_references is not None:
-            r = torch.as_tensor(element_references, dtype=refs.dtype).flatten()
-            refs[: min(len(r), len(refs))] = r[: len(refs)]
-        self.element_references.copy_(refs)
 
     # ------------------------------------------------------------------ forward
     def forward(self, graph: AtomicGraph, compute_forces: bool = True) -> LegNetOutput:

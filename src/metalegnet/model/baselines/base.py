@@ -16,11 +16,11 @@ import importlib
 import warnings
 
 import torch
-from torch import nn
 
 from metalegnet.data.graph import AtomicGraph, edge_vectors
 from metalegnet.errors import ConfigError, MetaLegNetError
 from metalegnet.model.legnet import LegNetOutput
+from metalegnet.model.normalization import EnergyNormalization
 from metalegnet.model.readout import conservative_forces
 
 #: element-reference table size (Z = 0..118), as in LegNet
@@ -93,7 +93,7 @@ class PeriodicEdges:
         return torch.stack([self.neighbour, self.centre])
 
 
-class BaselineModel(nn.Module):
+class BaselineModel(EnergyNormalization):
     """Base of the adapters: LegNet's normalisation buffers and :class:`LegNetOutput`.
 
     Subclasses set ``self.config`` and implement ``energy_terms(graph, pos)`` returning
@@ -105,23 +105,7 @@ class BaselineModel(nn.Module):
     name = "baseline"
 
     def __init__(self) -> None:
-        super().__init__()
-        self.register_buffer("energy_scale", torch.tensor(1.0))
-        self.register_buffer("energy_shift_atom", torch.tensor(0.0))
-        self.register_buffer("energy_shift_graph", torch.tensor(0.0))
-        self.register_buffer("element_references", torch.zeros(NUM_ELEMENTS))
-
-    def set_energy_normalization(self, scale: float = 1.0, shift_atom: float = 0.0,
-                                 shift_graph: float = 0.0, element_references=None) -> None:
-        """Set sigma, mu_atom, mu_graph (eV) and eps_Z (eV per atom of element Z)."""
-        self.energy_scale.fill_(float(scale))
-        self.energy_shift_atom.fill_(float(shift_atom))
-        self.energy_shift_graph.fill_(float(shift_graph))
-        refs = torch.zeros_like(self.element_references)
-        if element_references is not None:
-            r = torch.as_tensor(element_references, dtype=refs.dtype).flatten()
-            refs[: min(len(r), len(refs))] = r[: len(refs)]
-        self.element_references.copy_(refs)
+        super().__init__(num_elements=NUM_ELEMENTS)
 
     def energy_terms(self, graph: AtomicGraph, pos: torch.Tensor):
         raise NotImplementedError
