@@ -19,6 +19,7 @@ import torch
 
 from metalegnet.data.graph import collate
 from metalegnet.errors import ConfigError
+from metalegnet.plotting import parity_panel, pyplot, save_png
 from metalegnet.train.distributed import DistInfo, all_reduce_sum, shard_range
 from metalegnet.train.losses import Objective, force_mask
 from metalegnet.train.metrics import MetricSums
@@ -87,14 +88,7 @@ def _collect(preds: Predictions, objective: Objective, graph, energy, forces) ->
 def parity_plot(preds: Predictions, path: str | os.PathLike, title: str = "",
                 energy_description: str = "energy", metrics: dict | None = None) -> Path:
     """Predicted vs DFT parity plot(s) as PNG: energy (eV) and/or force components (eV/Å)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:  # pragma: no cover - matplotlib is in the dev/plot extras
-        raise ConfigError("parity plots need matplotlib: pip install 'metalegnet[plot]'") \
-            from None
+    plt = pyplot()
     arr = preds.arrays()
     panels = []
     if arr["energy_true"].size:
@@ -108,27 +102,13 @@ def parity_plot(preds: Predictions, path: str | os.PathLike, title: str = "",
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
     for ax, (t, p, label, key, unit) in zip(axes[0], panels):
         x, y = arr[t], arr[p]
-        lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
-        pad = 0.03 * (hi - lo or 1.0)
-        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.5", lw=1, zorder=0)
-        ax.scatter(x, y, s=6 if x.size > 500 else 14, alpha=0.5, edgecolors="none")
-        ax.set_xlabel(f"DFT {label}")
-        ax.set_ylabel(f"predicted {label}")
         mae = (metrics or {}).get(key, float(np.mean(np.abs(y - x))))
-        ax.set_title(f"MAE {mae:.4g} {unit}, n={x.size}")
-        ax.set_xlim(lo - pad, hi + pad)
-        ax.set_ylim(lo - pad, hi + pad)
-        ax.set_aspect("equal")
+        parity_panel(ax, x, y, f"DFT {label}", f"predicted {label}",
+                     f"MAE {mae:.4g} {unit}, n={x.size}")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return save_png(fig, path, dpi=120)
 
 
 def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str,
