@@ -156,9 +156,17 @@ def test_config_yaml_round_trip_and_unknown_keys(tmp_path):
 def test_shipped_configs_are_valid():
     from pathlib import Path
 
+    from metalegnet.bench.hparams import apply_hparams, load_hparams
+    from metalegnet.bench.suites import get_suite
+
     folder = Path(__file__).resolve().parents[2] / "configs"
     files = sorted(folder.glob("*.yaml"))
-    assert {f.stem for f in files} >= {"s2e", "s2f", "s2ef", "is2re"}
-    for path in files:
+    train_files = [f for f in files if not f.stem.startswith("bench_")]
+    assert {f.stem for f in train_files} >= {"s2e", "s2f", "s2ef", "is2re"}
+    for path in train_files:
         cfg = load_config(path)
         assert cfg.task in path.stem or path.stem.startswith(cfg.task)
+    # benchmark configs hold per-model hyperparameters of a suite (another schema)
+    for path in (f for f in files if f.stem.startswith("bench_")):
+        suite = get_suite(path.stem.removeprefix("bench_"))
+        apply_hparams(suite, load_hparams(path))
