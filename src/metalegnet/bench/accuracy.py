@@ -18,7 +18,7 @@ import platform
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -30,6 +30,7 @@ from metalegnet.bench.jobs import Job, JobResult, run_job
 from metalegnet.bench.report import write_report
 from metalegnet.bench.results import RowResult, column_order, gather
 from metalegnet.bench.suites import LEGNET, BenchRow, ModelSpec, Suite
+from metalegnet.threads import single_threaded_children
 
 BUDGET = ("same epochs per row for every model (and the same batch size, frames, split, "
           "cutoff, schedule, EMA and best-on-validation checkpoint); models differ only in "
@@ -110,22 +111,10 @@ def make_jobs(run: AccuracyRun, sources: dict[str, DataSource], unavailable: dic
     return jobs
 
 
-@contextlib.contextmanager
-def _single_threaded_env() -> Iterator[None]:
+def _single_threaded_env():
     """Spawned workers start with one BLAS/OpenMP thread (2 workers x 2 threads on 2 cores
     is much slower than 2 x 1)."""
-    keys = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    saved = {k: os.environ.get(k) for k in keys}
-    for k in keys:
-        os.environ[k] = "1"
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    return single_threaded_children(force=True)
 
 
 def execute(jobs: list[Job], workers: int, log: Callable[[str], None],

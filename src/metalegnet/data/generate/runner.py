@@ -16,7 +16,6 @@ so a generation stopped midway resumes where it stopped: finished ``sid`` are sk
 
 from __future__ import annotations
 
-import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -40,6 +39,7 @@ from metalegnet.data.generate.trajectory import (
     trajectory_path,
 )
 from metalegnet.errors import ConfigError
+from metalegnet.threads import single_threaded_children
 
 MANIFEST = "manifest.json"
 RECORDS = "records.jsonl"
@@ -264,24 +264,9 @@ def _execute(pending: list[SystemJob], ctx: JobContext, oracle: Oracle, cfg: Gen
     return new
 
 
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-@contextlib.contextmanager
 def _single_threaded_children():
-    """One BLAS/OpenMP thread per worker process (spawned children read these variables when
-    numpy and torch load): N workers x N threads on N cores is several times slower."""
-    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
-    for k in _THREAD_VARS:
-        os.environ.setdefault(k, "1")
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    """One BLAS/OpenMP thread per worker process, unless the user set the variables."""
+    return single_threaded_children(force=False)
 
 
 def _write_json(path: Path, data: dict) -> None:
