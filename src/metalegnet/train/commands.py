@@ -143,8 +143,10 @@ def run_train(args: argparse.Namespace) -> int:
     config = train_config_from_args(args)
     try:
         train(config, args.out, resume=args.resume)
-    finally:
-        shutdown()
+    except BaseException:
+        shutdown(sync=False)
+        raise
+    shutdown(sync=True)
     return 0
 
 

@@ -71,9 +71,17 @@ def init_distributed(device_name: str = "auto") -> tuple[DistInfo, torch.device]
     return info, device
 
 
-def shutdown() -> None:
+def shutdown(sync: bool = True) -> None:
+    """Leave the process group. After a successful run (``sync``) all ranks meet at a barrier
+    first: a rank that tears gloo down while another still talks to it can abort ("terminate
+    called without an active exception"). After an error there is no barrier, since the other
+    ranks may be blocked elsewhere; torchrun then stops them."""
     if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+        try:
+            if sync:
+                dist.barrier()
+        finally:
+            dist.destroy_process_group()
 
 
 def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
