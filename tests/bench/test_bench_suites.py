@@ -10,7 +10,7 @@ import pytest
 from metalegnet.bench.datasets import resolve
 from metalegnet.bench.hparams import apply_hparams, load_hparams, save_hparams
 from metalegnet.bench.jobs import JobResult
-from metalegnet.bench.suites import FULL, QUICK, get_suite
+from metalegnet.bench.suites import FULL, LARGE, QUICK, get_suite
 from metalegnet.bench.tune import choose
 from metalegnet.errors import ConfigError
 
@@ -47,7 +47,7 @@ def test_select_and_epochs():
 def test_hparams_round_trip_and_committed_files(tmp_path):
     path = save_hparams(QUICK, tmp_path / "h.yaml", {"method": "test"})
     assert apply_hparams(QUICK, load_hparams(path)) == QUICK
-    for suite in (QUICK, FULL):  # the committed records apply to their suites
+    for suite in (QUICK, FULL, LARGE):  # the committed records apply to their suites
         data = load_hparams(REPO / "configs" / f"bench_{suite.name}.yaml")
         tuned = apply_hparams(suite, data)
         assert [m.name for m in tuned.models] == [m.name for m in suite.models]

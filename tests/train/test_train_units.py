@@ -130,10 +130,15 @@ def test_normalization_total_and_adsorption():
         assert pred == pytest.approx(sum(eps[z] for z in atoms.numbers), abs=1e-6)
     # an element absent from training counts as the mean atom, not as 0 eV
     assert norm.references[78] == 0.0 and norm.shift_atom < -3.0
+    # adsorption energies start from the same composition fit: here e_ads = 0.1 eV per atom
+    # is explained exactly, so the mean residual is 0 and sigma falls back to 1
     ads = fit_normalization(samples, TrainConfig(task="s2e", energy_target="adsorption"))
-    assert ads.references is None
-    assert ads.shift_graph == pytest.approx(np.mean([0.1 * len(a) for a, _ in samples]))
-    assert ads.scale == pytest.approx(ads.sigma_energy)
+    for atoms, labels in samples:
+        pred = (ads.shift_atom * len(atoms) + ads.references[atoms.numbers].sum()
+                + ads.shift_graph)
+        assert pred == pytest.approx(labels["e_ads"], abs=1e-6)
+    assert ads.shift_graph == pytest.approx(0.0, abs=1e-9)
+    assert ads.scale == pytest.approx(ads.sigma_energy) == pytest.approx(1.0)
 
 
 def test_config_yaml_round_trip_and_unknown_keys(tmp_path):

@@ -25,8 +25,9 @@ def register(subparsers) -> None:
         "DIR/results.json, DIR/results.md (mean ± std test MAE, best in bold, LegNet vs best "
         "baseline, cost) and DIR/plots/*.png. With --tune, choose each model's learning rate "
         "on validation instead and record it in configs/bench_<suite>.yaml.")
-    p.add_argument("--suite", choices=("quick", "full"), default="quick",
-                   help="quick: 2 CPU cores, < 45 min with --jobs 2; full: the published table")
+    p.add_argument("--suite", choices=("quick", "full", "large"), default="quick",
+                   help="quick: 2 CPU cores, < 45 min with --jobs 2; full: the published "
+                        "table (a ~1.5 h CPU job); large: GPU scale")
     p.add_argument("--out", metavar="DIR", help="output folder (required unless --tune)")
     p.add_argument("--jobs", type=int, default=1, help="parallel runs, 1 torch thread each")
     p.add_argument("--seeds", type=int, help="number of seeds 0..K-1 (default: the suite's)")
