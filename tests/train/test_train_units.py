@@ -15,7 +15,7 @@ from metalegnet.data.labels import Sample
 from metalegnet.errors import ConfigError
 from metalegnet.train import distributed as D
 from metalegnet.train.config import TrainConfig, config_from_dict, load_config, save_config
-from metalegnet.train.data import fit_normalization
+from metalegnet.train.data import Normalization, fit_normalization
 from metalegnet.train.losses import LossScales, Objective
 from metalegnet.train.metrics import MetricSums
 from metalegnet.train.schedule import EMA, LRSchedule
@@ -139,6 +139,17 @@ def test_normalization_total_and_adsorption():
         assert pred == pytest.approx(labels["e_ads"], abs=1e-6)
     assert ads.shift_graph == pytest.approx(0.0, abs=1e-9)
     assert ads.scale == pytest.approx(ads.sigma_energy) == pytest.approx(1.0)
+    assert ads.energy_reference == "composition"
+    # a validation split the composition fit extrapolates badly on (a much larger cluster
+    # whose e_ads stays near the mean) switches adsorption energies to the mean
+    big = Sample(Atoms("Cu40O"), {"e_ads": 0.5})
+    ads = fit_normalization(samples, TrainConfig(task="s2e", energy_target="adsorption"),
+                            [big])
+    assert ads.energy_reference == "mean" and ads.references is None
+    assert ads.shift_graph == pytest.approx(np.mean([0.1 * len(a) for a, _ in samples]))
+    assert Normalization.from_dict(ads.as_dict()).energy_reference == "mean"
+    # total energies always use the composition fit
+    assert fit_normalization(samples, cfg, [big]).references is not None
 
 
 def test_config_yaml_round_trip_and_unknown_keys(tmp_path):
