@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from metalegnet.data.registry import copy_atoms
 from metalegnet.errors import MetaLegNetError
 
 
@@ -85,22 +86,9 @@ def _read(source: str) -> tuple:
     return tuple(read_structures(source))
 
 
-def _copy(atoms):
-    """``atoms.copy()`` that keeps the single-point energy and forces (``copy`` drops the
-    calculator)."""
-    from ase.calculators.singlepoint import SinglePointCalculator
-
-    new = atoms.copy()
-    if atoms.calc is not None:
-        results = {k: (v.copy() if hasattr(v, "copy") else v)
-                   for k, v in atoms.calc.results.items()}
-        new.calc = SinglePointCalculator(new, **results)
-    return new
-
-
 def structures_of(source: str) -> list:
     """Structures of ``source``, read once per process (copies, so runs cannot interact)."""
-    return [_copy(a) for a in _read(source)]
+    return [copy_atoms(a) for a in _read(source)]
 
 
 def run_job(job: Job) -> JobResult:

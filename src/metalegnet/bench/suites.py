@@ -212,21 +212,23 @@ _COMMON = {"warmup_fraction": 0.05, "scheduler": "cosine", "ema_decay": 0.99, "p
 _QUICK_LEGNET = {"num_features": 32, "num_blocks": 2, "num_post_blocks": 1,
                  "voxel_sizes": [5.0, 10.0]}
 
+_QUICK_STRIDE = {"oc20-mini:s2e": 24, "oc20-mini:s2f": 24, "bench-0d:s2e": 30,
+                 "bench-0d:s2f": 30, "bench-3d:s2e": 30, "bench-3d:s2f": 30,
+                 "bench-2d:s2e": 30, "bench-2d:s2f": 30, "bench-oxide:s2e": 30,
+                 "bench-oxide:s2f": 30}
+_QUICK_EPOCHS = {"oc20-mini:s2e": 6, "oc20-mini:s2f": 4, "oc20-mini:is2re": 40,
+                 "c3-cu111:s2e": 8, "c3-cu111:s2f": 4, "xu-kitchin:s2e": 6,
+                 "pdn-ceria:s2e": 15,
+                 **{f"{d}:{t}": e for d in RECIPE_SETS
+                    for t, e in (("s2e", 6), ("s2f", 4), ("is2re", 15))}}
+
 QUICK = Suite(
     name="quick",
     description="2 CPU cores, under 45 min with --jobs 2: small models (30-85 k weights), "
                 "2 seeds, few epochs, every 24th/30th frame of each oc20-mini/bench "
                 "trajectory, bench-0d and bench-3d only (no bench-2d, bench-oxide)",
-    rows=tuple(r for r in _rows(
-        stride={"oc20-mini:s2e": 24, "oc20-mini:s2f": 24,
-                "bench-0d:s2e": 30, "bench-0d:s2f": 30, "bench-3d:s2e": 30,
-                "bench-3d:s2f": 30},
-        epochs={"oc20-mini:s2e": 6, "oc20-mini:s2f": 4, "oc20-mini:is2re": 40,
-                "c3-cu111:s2e": 8, "c3-cu111:s2f": 4, "xu-kitchin:s2e": 6,
-                "pdn-ceria:s2e": 15, "bench-0d:s2e": 6, "bench-0d:s2f": 4,
-                "bench-0d:is2re": 15, "bench-3d:s2e": 6, "bench-3d:s2f": 4,
-                "bench-3d:is2re": 15})
-        if r.dataset not in ("bench-2d", "bench-oxide")),
+    rows=tuple(r for r in _rows(stride=_QUICK_STRIDE, epochs=_QUICK_EPOCHS)
+               if r.dataset not in ("bench-2d", "bench-oxide")),
     models=(
         ModelSpec("legnet", 5e-3, dict(_QUICK_LEGNET)),
         ModelSpec("legnet-vanilla", 5e-3, dict(_QUICK_LEGNET)),
@@ -247,16 +249,6 @@ QUICK = Suite(
                           "--jobs 2 and break the 45 min limit; it is in the full suite"},
     cost_structures=16,
 )
-
-_QUICK_STRIDE = {"oc20-mini:s2e": 24, "oc20-mini:s2f": 24, "bench-0d:s2e": 30,
-                 "bench-0d:s2f": 30, "bench-3d:s2e": 30, "bench-3d:s2f": 30,
-                 "bench-2d:s2e": 30, "bench-2d:s2f": 30, "bench-oxide:s2e": 30,
-                 "bench-oxide:s2f": 30}
-_QUICK_EPOCHS = {"oc20-mini:s2e": 6, "oc20-mini:s2f": 4, "oc20-mini:is2re": 40,
-                 "c3-cu111:s2e": 8, "c3-cu111:s2f": 4, "xu-kitchin:s2e": 6,
-                 "pdn-ceria:s2e": 15,
-                 **{f"{d}:{t}": e for d in RECIPE_SETS
-                    for t, e in (("s2e", 6), ("s2f", 4), ("is2re", 15))}}
 
 FULL = Suite(
     name="full",

@@ -79,7 +79,9 @@ def _read_cached(path: str) -> tuple[Atoms, ...]:
     return tuple(frames)
 
 
-def _copy(atoms: Atoms) -> Atoms:
+def copy_atoms(atoms: Atoms) -> Atoms:
+    """``atoms.copy()`` that keeps the single-point energy and forces (``copy`` drops the
+    calculator)."""
     new = atoms.copy()
     if atoms.calc is not None:
         results = {k: (v.copy() if hasattr(v, "copy") else v)
@@ -101,5 +103,5 @@ def load(name: str, index: int | slice | str = ":") -> list[Atoms]:
     out: list[Atoms] = []
     for path in data_files(name):
         frames = _read_cached(str(path))
-        out.extend(_copy(a) for a in select_frames(frames, index, str(path)))
+        out.extend(copy_atoms(a) for a in select_frames(frames, index, str(path)))
     return out
