@@ -131,3 +131,36 @@ def test_failed_atomic_write_leaves_the_old_file(tmp_path, monkeypatch):
         write_extxyz_atomic(path, [slab(-2.0)])
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.extxyz"]
+
+
+def test_extxyz_info_strings_stay_strings(tmp_path):
+    """extxyz writes the string 'F' and the bool False alike; element-like text keys and
+    keys that hold text in other frames come back as written, real flags as bools."""
+    frames = []
+    for ads, site in (("F", "T"), ("O", "fcc"), ("T", "True")):
+        atoms = slab()
+        atoms.info.update(adsorbate=ads, site=site, label=ads, converged=True, flagged=False)
+        frames.append(atoms)
+    frames[0].info["label"] = "True"
+    back = read_structures(write_extxyz_atomic(tmp_path / "ads.extxyz", frames))
+    assert [a.info["adsorbate"] for a in back] == ["F", "O", "T"]
+    assert [a.info["site"] for a in back] == ["T", "fcc", "True"]
+    assert [a.info["label"] for a in back] == ["True", "O", "T"]  # text in frame 1
+    assert all(a.info["converged"] is True and a.info["flagged"] is False for a in back)
+    assert list(back[0].pbc) == [True, True, False]
+
+
+def test_embedded_string_keys_hold_no_bools():
+    from collections import Counter
+
+    from metalegnet.data import available, load
+
+    for name in available():
+        frames = load(name)
+        text_keys = {k for a in frames for k, v in a.info.items() if isinstance(v, str)}
+        for atoms in frames:
+            bools = [k for k in text_keys if isinstance(atoms.info.get(k), (bool, np.bool_))]
+            assert not bools, (name, atoms.info["sid"], bools)
+        if name == "xu-kitchin":
+            adsorbates = Counter(a.info["adsorbate"] for a in frames)
+            assert adsorbates["F"] == 138 and False not in adsorbates

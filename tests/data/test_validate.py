@@ -162,3 +162,46 @@ def test_embedded_sets_are_valid():
     for name in ("oc22-mini", "mamun-subset", "pdn-ceria"):
         for atoms in load(name):
             validate_structure(atoms)
+
+
+def _exploded(energy: float = -1.0, force: float = 0.1) -> Atoms:
+    atoms = good()
+    forces = np.full((len(atoms), 3), 0.1)
+    forces[3] = [force, 0.0, 0.0]
+    atoms.calc = SinglePointCalculator(atoms, energy=energy, forces=forces)
+    return atoms
+
+
+def test_exploded_force_is_bad_input(tmp_path):
+    assert problem_of(tmp_path, _exploded(-2e7, 3e8)).endswith(
+        "[index 1, sid=slab]: label 'forces' is 3e+08 eV/Å on atom 3, above the physical "
+        "bound max_force=10000 eV/Å (an exploded calculation?)")
+
+
+def test_exploded_energy_is_bad_input(tmp_path):
+    assert problem_of(tmp_path, _exploded(-2e7)).endswith(
+        "[index 1, sid=slab]: label 'energy' is -2e+07 eV (2.5e+06 eV/atom), above the "
+        "physical bound max_energy_per_atom=100000 eV/atom (an exploded calculation?)")
+
+
+def test_exploded_adsorption_energy_is_bad_input(tmp_path):
+    bad = good()
+    bad.info["e_ads"] = 1e9
+    assert "label 'e_ads' is 1e+09 eV" in problem_of(tmp_path, bad)
+
+
+def test_label_bounds_are_configurable():
+    atoms = _exploded(-2e7, 3e8)
+    validate_structure(atoms, max_force=None, max_energy_per_atom=None)
+    validate_structure(atoms, max_force=1e9, max_energy_per_atom=1e7)
+    with pytest.raises(DataError, match="eV/atom"):
+        validate_structure(atoms, max_force=None)
+
+
+def test_embedded_labels_are_within_the_physical_bounds():
+    from metalegnet.data import available, get_labels, load
+    from metalegnet.data.validate import label_bound_problem
+
+    for name in available():
+        for atoms in load(name):
+            assert label_bound_problem(get_labels(atoms), len(atoms)) is None, name

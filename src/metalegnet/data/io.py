@@ -31,12 +31,14 @@ import gzip
 import io
 import lzma
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import ase.io
 import numpy as np
 from ase import Atoms
+from ase.io.extxyz import key_val_str_to_dict
 from ase.io.formats import filetype, ioformats, string2index
 
 from metalegnet.config import atomic_write_bytes
@@ -52,6 +54,11 @@ _SUFFIX_FORMATS = {"extxyz": "extxyz", "xyz": "extxyz", "traj": "traj", "db": "d
                    "poscar": "vasp"}
 _VASP_NAMES = ("POSCAR", "CONTCAR", "OUTCAR", "vasprun.xml")
 _GLOB_CHARS = set("*?[")
+#: ``info`` keys that hold text (species, formulas, names): extxyz cannot tell the string
+#: ``F`` (fluorine) from the bool False, so these are always read as written.
+STRING_INFO_KEYS = ("sid", "adsorbate", "metal", "species", "element", "symbol", "symbols",
+                    "formula", "surface", "site", "site_relaxed", "system_id", "task",
+                    "reaction", "family", "role", "placement", "oracle", "anomalies")
 
 Index = int | slice | str
 
@@ -134,17 +141,65 @@ def _read_db(path: Path, fmt: str) -> list[Atoms]:
     return frames
 
 
+class _BoolText(str):
+    """An extxyz ``info`` value ASE read as a bool (``F``, ``True``, ...), kept as written
+    until :func:`_restore_info_strings` decides whether it is text or a flag."""
+
+    flag: bool
+
+
+def _raw_value(line: str, key: str) -> str | None:
+    match = re.search(r"(?:^|\s)" + re.escape(key) + r"=([\"']?)(\S+?)\1(?=\s|$)", line)
+    return match.group(2) if match else None
+
+
+def _extxyz_properties(line: str) -> dict:
+    """ASE's comment-line parser, but single booleans of ``info`` keys keep their text."""
+    info = key_val_str_to_dict(line)
+    for key, value in info.items():
+        if key != "pbc" and isinstance(value, bool):
+            raw = _raw_value(line, key)
+            if raw is not None:
+                text = _BoolText(raw)
+                text.flag = value
+                info[key] = text
+    return info
+
+
+def _restore_info_strings(frames: Sequence[Atoms]) -> None:
+    """Make each ``info`` value read as a bool a str (``adsorbate=F``: fluorine) where the key
+    holds text: it is in :data:`STRING_INFO_KEYS` or holds a string in another frame of the
+    file; else the bool ASE would have given."""
+    text_keys = set(STRING_INFO_KEYS)
+    for atoms in frames:
+        text_keys.update(k for k, v in atoms.info.items()
+                         if isinstance(v, str) and not isinstance(v, _BoolText))
+    for atoms in frames:
+        for key, value in atoms.info.items():
+            if isinstance(value, _BoolText):
+                atoms.info[key] = str.__str__(value) if key in text_keys else value.flag
+
+
+def _read_text(path: Path, fmt: str, text: str | None) -> list[Atoms]:
+    source = io.StringIO(text) if text is not None else str(path)
+    if fmt != "extxyz":
+        return ase.io.read(source, ":", format=fmt)
+    frames = ase.io.read(source, ":", format=fmt, properties_parser=_extxyz_properties)
+    _restore_info_strings(frames)
+    return frames
+
+
 def _read_all(path: Path, fmt: str) -> list[Atoms]:
     if fmt in _DB_FORMATS:
         return _read_db(path, fmt)
     opener = _OPENERS.get(path.suffix)
     if opener is None:
-        return ase.io.read(str(path), ":", format=fmt)
+        return _read_text(path, fmt, None)
     with opener(path, "rb") as fh:
         raw = fh.read()
     if ioformats[fmt].isbinary:
         return ase.io.read(io.BytesIO(raw), ":", format=fmt)
-    return ase.io.read(io.StringIO(raw.decode()), ":", format=fmt)
+    return _read_text(path, fmt, raw.decode())
 
 
 def _format_of(path: Path) -> str | None:

@@ -9,6 +9,7 @@ of the structures. A split saved as JSON can be re-applied to the same data late
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -31,7 +32,9 @@ class Split:
 
     ``train``/``val``/``test`` list group names (e.g. ``sid`` values, or ``"Pt|O"`` for the
     key ``("metal", "adsorbate")``); ``train_idx``/``val_idx``/``test_idx`` are positions in
-    the structure list the split was made from or applied to.
+    the structure list the split was made from or applied to. ``fingerprint`` (see
+    :func:`data_fingerprint`) identifies the data the split was made for (``None`` in split
+    files written before it existed).
     """
 
     key: list[str]
@@ -43,6 +46,7 @@ class Split:
     train_idx: list[int] = field(default_factory=list)
     val_idx: list[int] = field(default_factory=list)
     test_idx: list[int] = field(default_factory=list)
+    fingerprint: dict | None = None
 
     def groups(self, part: str) -> list[str]:
         return getattr(self, _part(part))
@@ -143,6 +147,36 @@ def apply_split(split: Split, structures: Sequence[Atoms],
         idx[part_of[name]].append(i)
     split.train_idx, split.val_idx, split.test_idx = idx["train"], idx["val"], idx["test"]
     return split
+
+
+def data_fingerprint(structures: Sequence[Atoms]) -> dict:
+    """What identifies a data set, whatever the order of its structures: ``num_structures``
+    and ``sha256`` of the sorted ``sid``/chemical-formula pairs."""
+    lines = sorted(f"{a.info.get('sid')}\t{a.get_chemical_formula()}" for a in structures)
+    digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
+    return {"num_structures": len(lines), "sha256": digest}
+
+
+def fingerprint_mismatch(split: Split, fingerprint: dict,
+                         expected_size: int | None = None) -> str | None:
+    """How the data of ``fingerprint`` (:func:`data_fingerprint`) differ from the data
+    ``split`` was made for, or ``None`` when they match.
+
+    An old split without a fingerprint is compared by size only: ``expected_size`` (the
+    number of samples made from the data as the run made them) against its index lists.
+    """
+    was = split.fingerprint
+    if was is not None:
+        if all(was.get(k) == v for k, v in fingerprint.items()):
+            return None
+        if fingerprint["num_structures"] != was.get("num_structures"):
+            return (f"{fingerprint['num_structures']} structures where the split was made for "
+                    f"{was.get('num_structures')}")
+        return "other sids or formulas than the data the split was made for"
+    size = len(split.train_idx) + len(split.val_idx) + len(split.test_idx)
+    if expected_size is not None and size and expected_size != size:
+        return f"{expected_size} samples where the split was made for {size}"
+    return None
 
 
 def save_split(split: Split, path: str | os.PathLike) -> Path:

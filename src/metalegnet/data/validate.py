@@ -19,6 +19,14 @@ from metalegnet.errors import DataError
 
 _MAX_Z = len(chemical_symbols) - 1  # 118
 _SEARCH_CUTOFF = 3.0  # Å
+#: Largest physical force on one atom (eV/Å, Euclidean norm): 28x the largest in the embedded
+#: sets (oc20-mini first frames, 355 eV/Å); beyond it the calculation exploded.
+MAX_FORCE = 1e4
+#: Largest physical |E| / N of an energy label (eV/atom): 20x the largest embedded set
+#: (mamun-subset plane-wave totals, 5.1e3 eV/atom); all-electron totals reach 1e5 eV/atom at
+#: about Z = 40 and 1.4e6 eV/atom at Z = 118, so such data need a larger bound.
+MAX_ENERGY_PER_ATOM = 1e5
+_ENERGY_LABELS = ("energy", "e_ads", "relaxed_energy", "relaxed_e_ads")
 
 
 def _error(atoms: Atoms, problem: str, source: str | None, index: int | None) -> DataError:
@@ -81,7 +89,32 @@ def _check_overlap(pos: np.ndarray, cell: np.ndarray, pbc: np.ndarray,
             f"(< {min_distance} Å)")
 
 
-def _check_labels(atoms: Atoms, energy_key: str | None) -> str | None:
+def label_bound_problem(labels: dict, natoms: int, max_force: float | None = MAX_FORCE,
+                        max_energy_per_atom: float | None = MAX_ENERGY_PER_ATOM
+                        ) -> str | None:
+    """Why finite labels are physically impossible, or ``None``: a force on one atom above
+    ``max_force`` (eV/Å, norm) or an energy label with |E| / N above ``max_energy_per_atom``
+    (eV/atom). ``None`` bounds are not checked."""
+    forces = labels.get("forces")
+    if max_force is not None and forces is not None and len(forces):
+        norms = np.linalg.norm(forces, axis=1)
+        atom = int(np.argmax(norms))
+        if norms[atom] > max_force:
+            return (f"label 'forces' is {norms[atom]:.3g} eV/Å on atom {atom}, above the "
+                    f"physical bound max_force={max_force:g} eV/Å (an exploded calculation?)")
+    for key in _ENERGY_LABELS:
+        if max_energy_per_atom is None or key not in labels:
+            continue
+        per_atom = abs(float(labels[key])) / max(natoms, 1)
+        if per_atom > max_energy_per_atom:
+            return (f"label {key!r} is {float(labels[key]):.4g} eV ({per_atom:.3g} eV/atom), "
+                    f"above the physical bound max_energy_per_atom={max_energy_per_atom:g} "
+                    "eV/atom (an exploded calculation?)")
+    return None
+
+
+def _check_labels(atoms: Atoms, energy_key: str | None, max_force: float | None,
+                  max_energy_per_atom: float | None) -> str | None:
     labels = get_labels(atoms, energy_key)
     forces = labels.get("forces")
     if forces is not None and forces.shape != (len(atoms), 3):
@@ -93,23 +126,29 @@ def _check_labels(atoms: Atoms, energy_key: str | None) -> str | None:
             atom = int(np.flatnonzero(~np.isfinite(value).all(axis=1))[0])
             return f"NaN or inf in label 'forces' (first on atom {atom})"
         return f"NaN or inf in label {key!r}"
-    return None
+    return label_bound_problem(labels, len(atoms), max_force, max_energy_per_atom)
 
 
 def validate_structure(atoms: Atoms, source: str | None = None, index: int | None = None,
-                       min_distance: float = 0.5, energy_key: str | None = None) -> None:
+                       min_distance: float = 0.5, energy_key: str | None = None,
+                       max_force: float | None = MAX_FORCE,
+                       max_energy_per_atom: float | None = MAX_ENERGY_PER_ATOM) -> None:
     """Raise :class:`DataError` for the first problem found in ``atoms``.
 
     Checks, in order: at least one atom; finite positions; real elements (1 <= Z <= 118, so
     the dummy ``X`` is refused); a finite cell whose periodic lattice vectors are non-zero and
     linearly independent; no two atoms (periodic images included) closer than
-    ``min_distance`` (Å); finite labels (energy eV, forces eV/Å of shape ``[N, 3]``, ``e_ads``).
+    ``min_distance`` (Å); finite labels (energy eV, forces eV/Å of shape ``[N, 3]``, ``e_ads``)
+    within physical bounds (see :func:`label_bound_problem`).
 
     Args:
         atoms: structure to check.
         source, index: where it came from (default: ``info["source"]`` / ``info["index"]``).
         min_distance: smallest allowed interatomic distance (Å).
         energy_key: ``info`` key of the adsorption energy (see :func:`get_labels`).
+        max_force: largest allowed force on one atom (eV/Å); ``None``: no bound.
+        max_energy_per_atom: largest allowed |E| / N of an energy label (eV/atom);
+            ``None``: no bound.
     """
     if len(atoms) == 0:
         raise _error(atoms, "empty structure (0 atoms)", source, index)
@@ -120,10 +159,10 @@ def validate_structure(atoms: Atoms, source: str | None = None, index: int | Non
                     _check_cell(cell, pbc)):
         if problem:
             raise _error(atoms, problem, source, index)
-    for problem in (_check_overlap(pos, cell, pbc, min_distance),
-                    _check_labels(atoms, energy_key)):
-        if problem:
-            raise _error(atoms, problem, source, index)
+    problem = (_check_overlap(pos, cell, pbc, min_distance)
+               or _check_labels(atoms, energy_key, max_force, max_energy_per_atom))
+    if problem:
+        raise _error(atoms, problem, source, index)
 
 
 def validate_labels(atoms: Atoms, required: Iterable[str], source: str | None = None,
@@ -137,7 +176,9 @@ def validate_labels(atoms: Atoms, required: Iterable[str], source: str | None = 
 
 
 def validate_structures(structures: Sequence[Atoms], min_distance: float = 0.5,
-                        energy_key: str | None = None) -> None:
+                        energy_key: str | None = None, max_force: float | None = MAX_FORCE,
+                        max_energy_per_atom: float | None = MAX_ENERGY_PER_ATOM) -> None:
     """:func:`validate_structure` on each structure (stops at the first problem)."""
     for atoms in structures:
-        validate_structure(atoms, min_distance=min_distance, energy_key=energy_key)
+        validate_structure(atoms, min_distance=min_distance, energy_key=energy_key,
+                           max_force=max_force, max_energy_per_atom=max_energy_per_atom)

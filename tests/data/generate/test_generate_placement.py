@@ -147,3 +147,57 @@ def test_anomalies():
     wiggle = initial.copy()
     wiggle.positions[:n] += np.random.default_rng(0).normal(0, 0.03, (n, 3))
     assert detect_anomalies(initial, wiggle, slab) == []
+
+
+def test_exploded_relaxation_is_flagged_and_its_labels_dropped():
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    from metalegnet.data.generate.anomalies import drop_exploded_labels
+
+    slab = build_metal_slab("fcc", "111", "Pt")
+    initial, _ = place_adsorbate(slab, ADSORBATES["CO"], "3d", np.random.default_rng(0))
+    n = len(initial)
+    frames = []
+    for energy, force in ((-5.0 * n, 1.0), (-2e7, 3e8), (-5.1 * n, 0.01)):
+        frame = initial.copy()
+        frame.calc = SinglePointCalculator(frame, energy=energy,
+                                           forces=np.full((n, 3), force))
+        frames.append(frame)
+    assert detect_anomalies(frames[0], frames[-1], slab, [frames[0], frames[-1]]) == []
+    assert detect_anomalies(frames[0], frames[-1], slab, frames) == ["exploded"]
+    frames[1].calc.results["forces"] = np.zeros((n, 3))  # the energy alone is impossible
+    assert detect_anomalies(frames[0], frames[-1], slab, frames) == ["exploded"]
+    assert drop_exploded_labels(frames) == 1
+    assert frames[1].calc is None and frames[0].calc is not None
+
+
+def test_exploded_trajectory_gets_no_labels(tmp_path):
+    """An oracle whose adslab energies explode: flagged, no e_ads even when anomalies are
+    kept, and the impossible energies are not written."""
+    import ase.io
+    from ase.calculators.emt import EMT
+
+    from metalegnet.data.generate.plan import SystemJob, TrajectoryJob
+    from metalegnet.data.generate.presets import SystemSpec
+    from metalegnet.data.generate.references import GasReferences
+    from metalegnet.data.generate.relax import RelaxConfig
+    from metalegnet.data.generate.trajectory import JobContext, run_system_job
+
+    class Exploding(EMT):
+        def calculate(self, atoms=None, properties=("energy",), system_changes=()):
+            super().calculate(atoms, properties, system_changes)
+            if (self.atoms.get_tags() == 2).any():
+                self.results["energy"] *= 1e7
+                self.results["free_energy"] = self.results["energy"]
+
+    spec = SystemSpec("x-0", "alloy-surface", "3d", "Pt(111)", "metal_slab",
+                      {"lattice": "fcc", "facet": "111", "host": "Pt", "order": "pure",
+                       "seed": 0})
+    job = SystemJob(0, spec, (TrajectoryJob("x-0-CO-0", "CO", 0, (0, 0)),))
+    refs = GasReferences("emt", {}, {"C": -1.0, "O": -1.0, "H": -1.0})
+    ctx = JobContext(str(tmp_path), "emt", refs, RelaxConfig(fmax=0.5, max_steps=30),
+                     PlacementConfig(), keep_anomalies=True)
+    (record,) = run_system_job(job, ctx, Exploding())
+    assert "exploded" in record["anomalies"] and record["e_ads"] is None
+    frames = ase.io.read(tmp_path / "x-0-CO-0.extxyz", ":")
+    assert all(f.calc is None and "e_ads" not in f.info for f in frames)

@@ -10,16 +10,26 @@
   Substrate bonds use 1.1x the covalent sum: at 1.0x (fairchem) nearest neighbours of Pt, Au,
   Ag, ... (2.77 Å vs 2 x 1.36 Å for Pt) are not bonds and the test could never fire.
 * ``intercalated``: an adsorbate atom is bonded (1.0x) to a held (tag 0) atom.
+* ``exploded``: a frame's energy or forces are non-finite or beyond the physical bounds of
+  training data (:data:`metalegnet.data.validate.MAX_FORCE` eV/Å on one atom,
+  :data:`~metalegnet.data.validate.MAX_ENERGY_PER_ATOM` eV/atom): the oracle left its domain.
 
 Flagged trajectories keep their frames (energies and forces are still valid) but get no
-adsorption-energy label unless the user asks to keep anomalies.
+adsorption-energy label unless the user asks to keep anomalies. An ``exploded`` trajectory
+never gets one, and its frames beyond the bounds lose their energy and forces
+(:func:`drop_exploded_labels`), so no impossible label reaches a data set.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from ase import Atoms
 from ase.neighborlist import natural_cutoffs, neighbor_list
+
+from metalegnet.data.labels import get_labels, is_finite_label
+from metalegnet.data.validate import MAX_ENERGY_PER_ATOM, MAX_FORCE, label_bound_problem
 
 DESORPTION_MULT = 1.5
 SURFACE_CUSHION = 1.5
@@ -27,7 +37,7 @@ SURFACE_BOND_MULT = 1.1
 ADSORBATE_BOND_MULT = 1.2
 
 #: The anomaly names in the order they are reported.
-ANOMALIES = ("desorbed", "dissociated", "surface_changed", "intercalated")
+ANOMALIES = ("desorbed", "dissociated", "surface_changed", "intercalated", "exploded")
 
 
 def connectivity(atoms: Atoms, mult: float = 1.0) -> np.ndarray:
@@ -76,14 +86,33 @@ def is_intercalated(final: Atoms, tags: np.ndarray) -> bool:
     return bool(connectivity(final)[np.ix_(ads, held)].any())
 
 
-def detect_anomalies(initial: Atoms, final: Atoms, relaxed_substrate: Atoms | None
-                     ) -> list[str]:
+def frame_exploded(frame: Atoms, max_force: float | None = MAX_FORCE,
+                   max_energy_per_atom: float | None = MAX_ENERGY_PER_ATOM) -> bool:
+    """Whether a frame's energy (eV) or forces (eV/Å) are non-finite or beyond the bounds."""
+    labels = get_labels(frame)
+    if not all(is_finite_label(v) for v in labels.values()):
+        return True
+    return label_bound_problem(labels, len(frame), max_force, max_energy_per_atom) is not None
+
+
+def drop_exploded_labels(frames: Sequence[Atoms]) -> int:
+    """Remove energy and forces from the frames beyond the bounds; return how many."""
+    bad = [f for f in frames if frame_exploded(f)]
+    for frame in bad:
+        frame.calc = None
+    return len(bad)
+
+
+def detect_anomalies(initial: Atoms, final: Atoms, relaxed_substrate: Atoms | None,
+                     frames: Sequence[Atoms] | None = None) -> list[str]:
     """Names of the anomalies of one relaxation (empty when it is clean).
 
     Args:
         initial, final: first and last frame of the adslab relaxation (tags 0/1/2).
         relaxed_substrate: the relaxed clean substrate (None: use the initial adslab's
             substrate, as fairchem does without a relaxed slab).
+        frames: every frame of the relaxation, checked for ``exploded`` labels (default:
+            ``initial`` and ``final``).
     """
     tags = initial.get_tags()
     if relaxed_substrate is None:
@@ -97,4 +126,6 @@ def detect_anomalies(initial: Atoms, final: Atoms, relaxed_substrate: Atoms | No
         found.append("surface_changed")
     if is_intercalated(final, tags):
         found.append("intercalated")
+    if any(frame_exploded(f) for f in (frames if frames is not None else (initial, final))):
+        found.append("exploded")
     return found

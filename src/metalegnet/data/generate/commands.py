@@ -52,7 +52,8 @@ def register(subparsers) -> None:
     p.add_argument("--fmax", type=float, default=0.05, help="BFGS force threshold (eV/Å)")
     p.add_argument("--max-steps", type=int, default=200, help="BFGS step cap")
     p.add_argument("--keep-anomalies", action="store_true",
-                   help="also label desorbed/dissociated/reconstructed trajectories with e_ads")
+                   help="also label desorbed/dissociated/reconstructed trajectories with "
+                   "e_ads (exploded ones never)")
     p.add_argument("--device", default="cpu", help="torch device of the ML oracles")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)

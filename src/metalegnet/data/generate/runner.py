@@ -57,7 +57,8 @@ class GenerateConfig:
         relax: relaxation settings (BFGS, fmax in eV/Å, step cap).
         placement: placement settings.
         workers: worker processes (None: one per core).
-        keep_anomalies: give anomalous trajectories an ``e_ads`` label too (still flagged).
+        keep_anomalies: give anomalous trajectories an ``e_ads`` label too (still flagged;
+            never ``exploded`` ones, whose labels are impossible).
         device: torch device of the ML oracles.
         name: the preset or recipe name written into the manifest.
     """

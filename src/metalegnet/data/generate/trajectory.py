@@ -27,7 +27,7 @@ import numpy as np
 from ase import Atoms
 
 from metalegnet.data.generate.adsorbates import get_adsorbate
-from metalegnet.data.generate.anomalies import detect_anomalies
+from metalegnet.data.generate.anomalies import detect_anomalies, drop_exploded_labels
 from metalegnet.data.generate.placement import PlacementConfig, place_adsorbate
 from metalegnet.data.generate.plan import SystemJob, TrajectoryJob
 from metalegnet.data.generate.presets import build_system
@@ -91,12 +91,15 @@ def _run_trajectory(job: SystemJob, traj: TrajectoryJob, ctx: JobContext, calcul
     adslab, placement = place_adsorbate(substrate, adsorbate, spec.kind, rng, ctx.placement)
     result = relax(adslab, calculator, ctx.relax)
     first, last = result.frames[0], result.frames[-1]
-    anomalies = detect_anomalies(first, last, substrate)
+    anomalies = detect_anomalies(first, last, substrate, result.frames)
     e_slab = clean.final_energy
     e_gas = ctx.references.energy(adsorbate.symbols)
     e_relaxed = result.final_energy
     e_ads = e_relaxed - e_slab - e_gas
-    valid = result.converged and clean.converged and (ctx.keep_anomalies or not anomalies)
+    valid = (result.converged and clean.converged and "exploded" not in anomalies
+             and (ctx.keep_anomalies or not anomalies))
+    if "exploded" in anomalies:
+        drop_exploded_labels(result.frames)
     n_sub = len(substrate)
     b = placement.binding_index if placement.binding_index >= 0 else adsorbate.binding_indices[0]
     bind = n_sub + b
@@ -138,7 +141,8 @@ def record_from_file(out: str | Path, sid: str) -> dict:
     frames = ase.io.read(path, ":")
     first, last = frames[0], frames[-1]
     info = last.info
-    e_relaxed = float(last.get_potential_energy())
+    # an exploded last frame was written without its (impossible) energy
+    e_relaxed = float(last.get_potential_energy()) if last.calc is not None else float("nan")
     anomalies = [] if info["anomalies"] == "none" else str(info["anomalies"]).split(",")
     return {
         "sid": sid, "system_id": info["system_id"], "file": path.name, "task": info["task"],
