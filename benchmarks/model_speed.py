@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from ase.io import read
 
-from metalegnet import LegNet, LegNetConfig
+from metalegnet import LegNet, LegNetConfig, inference
 from metalegnet.data.graph import atoms_to_graph, collate
 
 DATA = Path(__file__).resolve().parents[1] / "src/metalegnet/data/embedded/oc20_traj"
@@ -61,8 +61,7 @@ def time_model(model, data, backward, device):
                 (out.forces - g.labels["forces"]).abs().mean()
             loss.backward()
         else:
-            with torch.set_grad_enabled(model.config.force_head == "conservative"):
-                out = model(g)
+            out = inference.forward(model, g)
     sync(device)
     return time.perf_counter() - t0
 

@@ -17,7 +17,7 @@ def small_model(force_head="direct", variant="full"):
     torch.manual_seed(0)
     m = LegNet(LegNetConfig(variant=variant, force_head=force_head, cutoff=4.5, num_features=16,
                             num_blocks=2, voxel_sizes=(3.5, 7.0)))
-    m.set_energy_normalization(scale=0.5, shift_atom=-1.0)
+    m.normalization.set(scale=0.5, shift_atom=-1.0)
     return m.eval()
 
 

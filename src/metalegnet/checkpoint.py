@@ -1,5 +1,6 @@
-"""Checkpoints: state_dict + JSON-able config + energy references, written atomically and read
-with ``torch.load(weights_only=True)`` (no pickled modules)."""
+"""Checkpoints: state_dict (with the energy normalisation, stored once there) + JSON-able
+config + metadata, written atomically and read with ``torch.load(weights_only=True)`` (no
+pickled modules)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import torch
 
 from metalegnet.config import atomic_write_bytes, from_dict, to_dict
 from metalegnet.errors import CheckpointError
+from metalegnet.model.normalization import legacy_state_dict
 
 FORMAT = "metalegnet-checkpoint-v1"
 
@@ -27,13 +29,11 @@ def model_payload(model: torch.nn.Module, model_name: str = "legnet",
                   metadata: dict[str, Any] | None = None) -> dict[str, Any]:
     """The checkpoint dict of ``model`` (weights on CPU)."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    refs = getattr(model, "element_references", None)
     return {
         "format": FORMAT,
         "model_name": model_name,
         "config": to_dict(model.config),
-        "state_dict": state,
-        "energy_references": refs.detach().cpu().tolist() if refs is not None else None,
+        "state_dict": state,  # holds the energy normalisation (model.normalization) once
         "metadata": dict(metadata or {}),
     }
 
@@ -46,9 +46,31 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, model_name:
     atomic_torch_save(payload, path)
 
 
+#: key -> (type, what it is) every checkpoint must hold; ``metadata`` is optional
+_REQUIRED = {"model_name": (str, "a str"), "config": (dict, "a dict"),
+             "state_dict": (dict, "a dict of tensors")}
+
+
+def _payload_problem(payload: dict[str, Any]) -> str | None:
+    """What is missing or mistyped in a checkpoint dict (one phrase), or ``None``."""
+    for key, (tp, what) in _REQUIRED.items():
+        if key not in payload:
+            return f"missing key {key!r}"
+        if not isinstance(payload[key], tp):
+            return f"{key!r} is a {type(payload[key]).__name__}, expected {what}"
+    bad = [k for k, v in payload["state_dict"].items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        return f"'state_dict' entry {bad[0]!r} is not a tensor"
+    meta = payload.get("metadata")
+    if meta is not None and not isinstance(meta, dict):
+        return f"'metadata' is a {type(meta).__name__}, expected a dict"
+    return None
+
+
 def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu"
                     ) -> dict[str, Any]:
-    """The raw checkpoint dict (safe loading)."""
+    """The raw checkpoint dict (safe loading), checked to hold ``model_name`` (str),
+    ``config`` (dict) and ``state_dict`` (dict of tensors)."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint")
@@ -59,6 +81,9 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a {FORMAT} file")
+    problem = _payload_problem(payload)
+    if problem:
+        raise CheckpointError(f"{path}: incomplete checkpoint: {problem}")
     return payload
 
 
@@ -81,7 +106,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     payload = read_checkpoint(path, map_location)
     model = build_model(payload["model_name"], payload["config"])
     try:
-        model.load_state_dict(payload["state_dict"])
+        model.load_state_dict(legacy_state_dict(payload["state_dict"]))
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise CheckpointError(f"{path}: weights do not match the config ({first})") from None

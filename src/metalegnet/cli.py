@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
-from metalegnet.errors import MetaLegNetError
+from metalegnet.errors import MetaLegNetError, MetaLegNetWarning
 
 #: (parent command or None, module with ``register``) in the order they appear in ``--help``.
 _DATA_COMMANDS = ("metalegnet.data.commands", "metalegnet.data.generate.commands")
@@ -42,7 +43,19 @@ def _register(module_name: str, subparsers) -> None:
     module.register(subparsers)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Our warnings as one line; everything else as Python shows it."""
+    if issubclass(category, MetaLegNetWarning):
+        print(f"metalegnet: warning: {message}", file=sys.stderr)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _show_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

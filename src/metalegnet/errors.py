@@ -37,3 +37,11 @@ class ConfigError(MetaLegNetError, ValueError):
 
 class CheckpointError(MetaLegNetError, ValueError):
     """A checkpoint file cannot be read or does not match the model."""
+
+
+class MetaLegNetWarning(UserWarning):
+    """A warning the CLI prints as one line (``metalegnet: warning: ...``)."""
+
+
+class UnseenElementWarning(MetaLegNetWarning):
+    """A structure holds an element the model never saw in training."""

@@ -35,7 +35,8 @@ def test_train_baseline_s2ef(model, config, tiny_oc20, tmp_path, capsys):
     from metalegnet.data import load
 
     atoms = load("oc20-mini")[0]
-    atoms.calc = MetaLegNetCalculator.from_checkpoint(out / "checkpoint.pt")
+    atoms.calc = MetaLegNetCalculator.from_checkpoint(out / "checkpoint.pt",
+                                                      unseen_elements="ignore")
     assert atoms.get_forces().shape == (len(atoms), 3)
 
 

@@ -143,7 +143,7 @@ def measure_cost(trainer, n_structures: int) -> tuple[float, float]:
     """(training, inference) throughput of ``trainer.model`` in structures/s (see the module
     docstring); graphs of the first ``n_structures`` training structures."""
     from metalegnet.data.graph import collate
-    from metalegnet.train.evaluate import needs_grad
+    from metalegnet.inference import forward
 
     model, objective, device = trainer.model, trainer.objective, trainer.device
     size = trainer.config.batch_size
@@ -165,9 +165,8 @@ def measure_cost(trainer, n_structures: int) -> tuple[float, float]:
 
     def infer_pass(graphs) -> None:
         model.eval()
-        with torch.set_grad_enabled(needs_grad(model, objective.use_forces)):
-            for g in graphs:
-                model(g, compute_forces=objective.use_forces)
+        for g in graphs:
+            forward(model, g, objective.use_forces)
 
     rates = []
     for fn in (train_pass, infer_pass):

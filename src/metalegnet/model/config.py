@@ -50,6 +50,11 @@ class LegNetConfig:
         max_z: largest atomic number of the embedding.
         force_gated_blocks: gated equivariant blocks before the direct force head's linear
             map W_F (0 = the paper's plain linear head, eq. 22).
+        extensive: multiply the graph correction b_G by the number of atoms, so a total
+            energy scales with the cell (repeating a periodic cell multiplies the vanilla
+            model's energy exactly). The trainer sets it for total-energy targets and leaves
+            it off for adsorption energies (an intensive quantity), unless the model config
+            says otherwise.
     """
 
     variant: str = "full"
@@ -70,6 +75,7 @@ class LegNetConfig:
     avg_num_neighbors: float = 16.0
     max_z: int = 118
     force_gated_blocks: int = 0
+    extensive: bool = False
 
     def __post_init__(self) -> None:
         for name, value, allowed in (("variant", self.variant, VARIANTS),

@@ -3,10 +3,16 @@
 Gated fusion of fine (s_i, v_i) and upsampled coarse (s^up_i, v^up_i) features:
 
     (14) g_i = sigmoid(W [s_i || s^up_i] + b)            (invariant, in (0, 1)^F)
-    (15) s_i <- g_i ⊙ s_i + (1 - g_i) ⊙ s^up_i
-    (16) v_i <- g_i ⊙ v_i + (1 - g_i) ⊙ v^up_i          (same gate on every Cartesian axis)
+    (15) s_i <- s_i + g_i ⊙ W_s s^up_i
+    (16) v_i <- v_i + g_i ⊙ W_v v^up_i                   (same gate on every Cartesian axis)
 
-The gate is built from scalars only, so (16) keeps vectors equivariant.
+The gate is built from scalars only and W_v mixes channels without a bias, so (16) keeps
+vectors equivariant. *Choice*: the paper's convex mix g ⊙ s + (1 - g) ⊙ s^up is replaced by a
+gated residual with W_s, W_v initialised to zero. At initialisation the fused features are the
+fine ones, so the ``full`` model starts as exactly the vanilla model (same seed, same outputs)
+and can only gain from its coarse context; with the convex mix the two differed by 0.60 model
+units at initialisation against a 0.185 spread of targets (c3-cu111), and the full model
+stalled on small data.
 
 Virtual node: one node per graph reads the graph mean of the scalars and writes back a
 broadcast correction to every atom (scalars only, so invariant):
@@ -29,16 +35,21 @@ def graph_mean(x: torch.Tensor, batch: torch.Tensor, num_graphs: int) -> torch.T
 
 
 class GatedFusion(nn.Module):
-    """Eqs. 14-16."""
+    """Eqs. 14-16 as a zero-initialised gated residual (module docstring)."""
 
     def __init__(self, num_features: int) -> None:
         super().__init__()
-        self.gate = nn.Linear(2 * num_features, num_features)
+        f = num_features
+        self.gate = nn.Linear(2 * f, f)
+        self.W_s = nn.Linear(f, f, bias=False)
+        self.W_v = nn.Linear(f, f, bias=False)
+        nn.init.zeros_(self.W_s.weight)
+        nn.init.zeros_(self.W_v.weight)
 
     def forward(self, s, v, s_up, v_up):
         g = torch.sigmoid(self.gate(torch.cat([s, s_up], dim=-1)))
-        s = g * s + (1.0 - g) * s_up
-        v = g.unsqueeze(1) * v + (1.0 - g.unsqueeze(1)) * v_up
+        s = s + g * self.W_s(s_up)
+        v = v + g.unsqueeze(1) * self.W_v(v_up)
         return s, v
 
 

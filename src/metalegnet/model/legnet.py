@@ -1,14 +1,20 @@
 """LegNet: equivariant message passing -> voxel pooling -> coarse message passing ->
 upsampling -> gated fusion (+ virtual node) -> output block with force heads.
 
-Energies are returned in eV:
+Energies are returned in eV by the composed :class:`EnergyNormalization`:
 
     E_G = sigma * (sum_i c_i + b_G) + mu_atom * N_G + mu_graph + sum_i eps_{Z_i}
 
 where c_i, b_G are the output block's contributions (eqs. 19-21, model units), sigma and
 mu_* are normalisation constants and eps_Z the per-element reference energies fitted on the
-training split (all stored in the state dict, so they travel with every checkpoint).
+training split (buffers of ``model.normalization``, stored once in every checkpoint).
 Forces are eV/Å: sigma * W_F v_i (direct head) or -dE/dx (conservative head).
+
+Size consistency: with ``extensive=True`` (the trainer's choice for total-energy targets)
+b_G is multiplied by N_G, and every other term is a sum of atom terms or a graph mean, so
+repeating a periodic cell multiplies the vanilla model's energy exactly. The voxel variants
+see the repeated cell through a different voxel grid; their deviation is measured in
+``benchmarks/size_consistency.py``.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import torch
 from torch import nn
 
 from metalegnet.data.graph import AtomicGraph, edge_vectors
+from metalegnet.errors import ConfigError
 from metalegnet.model.config import LegNetConfig
 from metalegnet.model.fusion import GatedFusion, VirtualNode, graph_mean
 from metalegnet.model.message import InteractionBlock
@@ -47,7 +54,18 @@ class LegNetOutput:
     atom_energies: torch.Tensor  # [N] eV, sums to energy per graph
     latent: torch.Tensor  # [N, F] final atom-level scalar features s_i
     graph_correction: torch.Tensor  # [G] b_G (model units)
+    gate: torch.Tensor | None = None  # [N] gamma_i (eq. 18), None for models without one
     num_coarse: tuple[int, ...] = ()  # coarse nodes per level (whole batch)
+
+
+def check_graph_cutoff(graph: AtomicGraph, cutoff: float, model: str) -> None:
+    """Refuse a graph whose neighbour list is shorter than the model's cutoff (its atoms
+    would miss neighbours and the energies would be silently wrong)."""
+    if graph.cutoff and graph.cutoff < cutoff - 1e-6:
+        raise ConfigError(f"{model} has a {cutoff:g} Å cutoff but the graph's neighbour list "
+                          f"was built with {graph.cutoff:g} Å; rebuild it with "
+                          f"metalegnet.inference."
+                          f"build_graphs(model, structures) or cutoff >= {cutoff:g}")
 
 
 def _unit(vec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -76,13 +94,19 @@ class CoarseLevel(nn.Module):
         return s, v
 
 
-class LegNet(EnergyNormalization):
-    """The Meta-LegNet network; ``forward(graph)`` returns a :class:`LegNetOutput`."""
+class LegNet(nn.Module):
+    """The Meta-LegNet network; ``forward(graph)`` returns a :class:`LegNetOutput`.
+
+    The multiscale modules (coarse levels, fusion, post-fusion blocks) are drawn from a forked
+    random generator and start as the identity, so for the same seed every variant shares the
+    vanilla model's weights and, untrained, its energies and forces.
+    """
 
     def __init__(self, config: LegNetConfig | None = None) -> None:
+        super().__init__()
         config = config or LegNetConfig()
-        super().__init__(num_elements=config.max_z + 1)
         self.config = config
+        self.normalization = EnergyNormalization(config.max_z + 1)
         f = config.num_features
         self.embedding = nn.Embedding(config.max_z + 1, f)
         self.radial = RadialEmbedding(config.cutoff, config.num_radial, config.envelope_exponent)
@@ -91,34 +115,56 @@ class LegNet(EnergyNormalization):
             for _ in range(config.num_blocks))
         self.virtual = (nn.ModuleList(VirtualNode(f) for _ in range(config.num_blocks))
                         if config.virtual_node else None)
-        self.levels = nn.ModuleList(CoarseLevel(config, s) for s in
-                                    (config.voxel_sizes if config.levels else ()))
-        self.fusion = (nn.ModuleList(GatedFusion(f) for _ in self.levels)
-                       if config.variant == "full" else None)
-        self.post_blocks = nn.ModuleList(
-            InteractionBlock(f, config.num_radial, config.avg_num_neighbors)
-            for _ in range(config.num_post_blocks if config.variant == "full" else 0))
+        with torch.random.fork_rng(devices=[]):
+            self.levels = nn.ModuleList(CoarseLevel(config, s) for s in
+                                        (config.voxel_sizes if config.levels else ()))
+            self.fusion = (nn.ModuleList(GatedFusion(f) for _ in self.levels)
+                           if config.variant == "full" else None)
+            self.post_blocks = nn.ModuleList(
+                InteractionBlock(f, config.num_radial, config.avg_num_neighbors,
+                                 identity_init=True)
+                for _ in range(config.num_post_blocks if config.variant == "full" else 0))
         context = f * len(self.levels) if config.variant == "coarsen" else 0
-        self.output = OutputBlock(f, context_features=context)
+        self.output = OutputBlock(f, context_features=context, extensive=config.extensive)
         self.force_head = (DirectForceHead(f, config.force_gated_blocks)
                            if config.force_head == "direct" else None)
 
+    @property
+    def cutoff(self) -> float:
+        """Atom-graph cutoff r_c (Å): graphs must be built with at least this cutoff."""
+        return float(self.config.cutoff)
+
+    def needs_position_grad(self, compute_forces: bool = True) -> bool:
+        """Whether a forward pass needs autograd on positions (conservative forces)."""
+        return compute_forces and self.config.force_head == "conservative"
+
     # ------------------------------------------------------------------ forward
-    def forward(self, graph: AtomicGraph, compute_forces: bool = True) -> LegNetOutput:
+    def forward(self, graph: AtomicGraph, compute_forces: bool = True,
+                create_graph: bool | None = None) -> LegNetOutput:
+        """Energies (eV), forces (eV/Å) and per-atom terms of every graph of ``graph``.
+
+        ``create_graph``: keep the graph of the force computation, so a force loss can be
+        differentiated (default: ``self.training``; meta-learning passes it explicitly).
+        """
         cfg = self.config
-        conservative = compute_forces and cfg.force_head == "conservative"
+        check_graph_cutoff(graph, cfg.cutoff, "LegNet")
+        conservative = self.needs_position_grad(compute_forces)
         pos = graph.pos
         if conservative and not pos.requires_grad:
             pos = pos.detach().requires_grad_(True)
         batch, num_graphs = graph.batch, graph.num_graphs
+        edge_index, vec = graph.edge_index, edge_vectors(graph, pos)
+        if graph.cutoff > cfg.cutoff + 1e-6:  # a longer neighbour list: keep r < r_c only
+            keep = (vec.detach() ** 2).sum(-1) < cfg.cutoff ** 2
+            edge_index, vec = edge_index[:, keep], vec[keep]
 
         s = self.embedding(graph.z)
         v = torch.zeros(s.shape[0], 3, s.shape[1], dtype=s.dtype, device=s.device)
-        d, unit = _unit(edge_vectors(graph, pos))
+        d, unit = _unit(vec)
         radial = self.radial(d)
         u = torch.zeros(num_graphs, s.shape[1], dtype=s.dtype, device=s.device)
         for k, block in enumerate(self.blocks):
-            s, v = block(s, v, graph.edge_index, unit, radial)
+            s, v = block(s, v, edge_index, unit, radial)
             if self.virtual is not None:
                 s, u = self.virtual[k](s, u, batch)
 
@@ -126,29 +172,24 @@ class LegNet(EnergyNormalization):
         if len(self.levels):
             s, v, context, num_coarse = self._multiscale(graph, pos, s, v)
             for block in self.post_blocks:
-                s, v = block(s, v, graph.edge_index, unit, radial)
+                s, v = block(s, v, edge_index, unit, radial)
 
         out = self.output(s, batch, num_graphs, context)
-        sigma = self.energy_scale
-        natoms = graph.natoms.to(s.dtype)
-        energy = (sigma * out["energy"] + self.energy_shift_atom * natoms
-                  + self.energy_shift_graph)
-        refs = self.element_references.to(s.dtype)[graph.z]
-        energy = energy + torch.zeros_like(energy).index_add(0, batch, refs)
-        atom_energies = (sigma * out["contributions"] + self.energy_shift_atom + refs
-                         + ((sigma * out["graph_correction"] + self.energy_shift_graph)
-                            / natoms.clamp(min=1))[batch])
-
+        energy, atom_energies = self.normalization(out["contributions"],
+                                                   out["graph_correction"], graph.z, batch,
+                                                   graph.natoms)
         forces = None
         if compute_forces:
             if conservative:
-                forces = conservative_forces(energy, pos, create_graph=self.training)
+                forces = conservative_forces(
+                    energy, pos, create_graph=self.training if create_graph is None
+                    else create_graph)
             else:
-                forces = sigma * self.force_head(v, s)
+                forces = self.normalization.energy_scale.to(s.dtype) * self.force_head(v, s)
         return LegNetOutput(energy=energy, forces=forces, contributions=out["contributions"],
                             atom_energies=atom_energies, latent=s,
                             graph_correction=out["graph_correction"],
-                            num_coarse=tuple(num_coarse))
+                            gate=out["gate"], num_coarse=tuple(num_coarse))
 
     def _multiscale(self, graph: AtomicGraph, pos: torch.Tensor, s: torch.Tensor,
                     v: torch.Tensor):

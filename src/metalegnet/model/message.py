@@ -39,7 +39,8 @@ class EquivariantMessage(nn.Module):
         f = num_features
         self.inv_neighbors = 1.0 / float(avg_num_neighbors)
         self.phi = nn.Sequential(nn.Linear(f, f), nn.SiLU(), nn.Linear(f, 3 * f))
-        self.filter = nn.Linear(num_radial, 3 * f)
+        # no bias: W(e_ij) must vanish with the enveloped e_ij at r_c (smooth cutoff)
+        self.filter = nn.Linear(num_radial, 3 * f, bias=False)
         self.num_features = f
 
     def forward(self, s: torch.Tensor, v: torch.Tensor, edge_index: torch.Tensor,
@@ -75,16 +76,24 @@ class EquivariantUpdate(nn.Module):
 
 
 class InteractionBlock(nn.Module):
-    """One message block followed by one update block, with a scalar layer norm."""
+    """One message block followed by one update block, with a scalar layer norm.
 
-    def __init__(self, num_features: int, num_radial: int, avg_num_neighbors: float = 1.0
-                 ) -> None:
+    ``identity_init``: the last layers of phi and of the update MLP start at zero and there is
+    no layer norm, so the block is the identity at initialisation (``full``'s post-fusion
+    block: the full model then starts as the vanilla one)."""
+
+    def __init__(self, num_features: int, num_radial: int, avg_num_neighbors: float = 1.0,
+                 identity_init: bool = False) -> None:
         super().__init__()
         self.message = EquivariantMessage(num_features, num_radial, avg_num_neighbors)
         self.update = EquivariantUpdate(num_features)
-        self.norm = nn.LayerNorm(num_features)
+        self.norm = None if identity_init else nn.LayerNorm(num_features)
+        if identity_init:
+            for layer in (self.message.phi[-1], self.update.mlp[-1]):
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     def forward(self, s, v, edge_index, unit, radial):
         s, v = self.message(s, v, edge_index, unit, radial)
         s, v = self.update(s, v)
-        return self.norm(s), v
+        return (s if self.norm is None else self.norm(s)), v

@@ -77,6 +77,12 @@ def _register_train(subparsers) -> None:
     p.set_defaults(func=run_train)
 
 
+def _unseen_flag(p) -> None:
+    p.add_argument("--unseen-elements", choices=("warn", "error", "ignore"), default="warn",
+                   help="structures with elements absent from the training split: one "
+                   "warning line (default), an error, or nothing")
+
+
 def _register_evaluate(subparsers) -> None:
     p = subparsers.add_parser(
         "evaluate", help="errors of a checkpoint on a data set, with a parity plot",
@@ -91,6 +97,7 @@ def _register_evaluate(subparsers) -> None:
                    "<CKPT dir>/eval_<split>.json); the PNG goes beside it")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--device", default="cpu")
+    _unseen_flag(p)
     p.set_defaults(func=run_evaluate)
 
 
@@ -104,6 +111,7 @@ def _register_predict(subparsers) -> None:
     p.add_argument("-o", "--output", metavar="OUT.extxyz", required=True)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="cpu")
+    _unseen_flag(p)
     p.set_defaults(func=run_predict)
 
 
@@ -161,7 +169,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         if data is None:
             raise ConfigError("pass --data SRC (the checkpoint does not name its data)")
     result = evaluate_checkpoint(args.checkpoint, data, args.split, args.out, args.splits,
-                                 args.batch_size, args.device)
+                                 args.batch_size, args.device,
+                                 unseen_elements=args.unseen_elements)
     print(json.dumps(result["metrics"], indent=1))
     print(f"[{result['energy']}; energies eV, forces eV/Å]")
     print(f"wrote {result['metrics_file']} and {result['parity_plot']}")
@@ -172,6 +181,6 @@ def run_predict(args: argparse.Namespace) -> int:
     from metalegnet.train.predict import predict_file
 
     path = predict_file(args.checkpoint, args.input, args.output, args.batch_size,
-                        args.device)
+                        args.device, unseen_elements=args.unseen_elements)
     print(f"wrote {path}")
     return 0

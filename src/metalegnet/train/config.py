@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from metalegnet.config import from_dict, load_yaml, save_yaml, to_dict
+from metalegnet.config import check_fields, from_dict, load_yaml, save_yaml, to_dict
 from metalegnet.errors import ConfigError
 
 TASKS = ("s2e", "s2f", "s2ef", "is2re")
@@ -49,6 +49,19 @@ class TrainConfig:
         frame_stride: keep every k-th frame of each ``sid`` (per-frame tasks only; IS2RE
             always sees whole trajectories).
         drop_unlabelled: drop structures that lack the task's labels instead of failing.
+        max_force: largest physical force on one atom (eV/Å, Euclidean norm); a label above
+            it is bad input (an exploded calculation). Default 1e4: 28x the largest force in
+            the embedded sets (oc20-mini first frames, 355 eV/Å). ``None`` = no bound.
+        max_energy_per_atom: largest physical |E| / N of an energy label (eV/atom; total,
+            adsorption and relaxed energies). Default 1e5: 20x the largest embedded set
+            (mamun-subset plane-wave totals, 5.1e3 eV/atom); it admits all-electron totals up
+            to about Z = 40 (Zr: 1e5 eV), so raise it for all-electron data of heavier
+            elements (up to 1.4e6 eV/atom). ``None`` = no bound.
+        require_adsorbate_tags: with ``energy_target: adsorption``, also refuse data in which
+            no structure tags adsorbate atoms (tag 2); by default that only gets a warning,
+            since the embedded xu-kitchin, c3-cu111 and pdn-ceria carry ``e_ads`` but no
+            tags. A data set in which some structures have tag-2 atoms and others none is
+            always refused (a structure without an adsorbate has no adsorption energy).
         force_atoms: ``free`` (atoms not held by FixAtoms, as OC20 scores them) or ``all``.
         cutoff: neighbour cutoff r_c (Å) of the atom graph (the model's ``cutoff``).
 
@@ -90,6 +103,9 @@ class TrainConfig:
     splits_file: str | None = None
     frame_stride: int = 1
     drop_unlabelled: bool = False
+    max_force: float | None = 1e4
+    max_energy_per_atom: float | None = 1e5
+    require_adsorbate_tags: bool = False
     force_atoms: str = "free"
     cutoff: float = 6.0
     model: str = "legnet"
@@ -122,10 +138,7 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        if isinstance(self.group_by, str):
-            self.group_by = [k for k in self.group_by.split(",") if k]
-        self.group_by = [str(k) for k in self.group_by]
-        self.split_fractions = [float(f) for f in self.split_fractions]
+        check_fields(self)  # types, and finite floats (one line naming key, value, type)
         for name, allowed in (("task", TASKS), ("energy_target", ENERGY_TARGETS),
                               ("model", MODEL_NAMES), ("scheduler", SCHEDULERS),
                               ("energy_loss", ENERGY_LOSSES), ("force_loss", FORCE_LOSSES),
@@ -133,15 +146,7 @@ class TrainConfig:
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"TrainConfig.{name}={getattr(self, name)!r}; choose one of "
                                   f"{', '.join(allowed)}")
-        positive = {"epochs": self.epochs, "batch_size": self.batch_size,
-                    "frame_stride": self.frame_stride, "cutoff": self.cutoff}
-        for name, value in positive.items():
-            if value is None or value <= 0:
-                raise ConfigError(f"TrainConfig.{name} must be > 0, got {value}")
-        if self.num_workers < 0:
-            raise ConfigError(f"TrainConfig.num_workers must be >= 0, got {self.num_workers}")
-        if self.lr <= 0:
-            raise ConfigError(f"TrainConfig.lr must be > 0, got {self.lr}")
+        self._check_ranges()
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"TrainConfig.ema_decay must be in [0, 1), got {self.ema_decay}")
         if not 0.0 <= self.warmup_fraction < 1.0:
@@ -157,8 +162,47 @@ class TrainConfig:
                 and mc["variant"] != MODEL_VARIANTS[self.model]):
             raise ConfigError(f"model_config.variant={mc['variant']!r} contradicts "
                               f"model={self.model!r}; choose the variant with --model")
-        if "cutoff" in mc and float(mc["cutoff"]) != float(self.cutoff):
+        if "cutoff" in mc and mc["cutoff"] != self.cutoff:
             raise ConfigError("set the cutoff with TrainConfig.cutoff, not model_config.cutoff")
+        self._check_model_config()
+
+    def _check_ranges(self) -> None:
+        """Numbers that must be > 0 or >= 0 (``None`` = unset is allowed where typed so)."""
+        positive = ("epochs", "batch_size", "frame_stride", "cutoff", "lr", "eval_batch_size",
+                    "num_threads", "checkpoint_interval_s", "max_time_s", "max_force",
+                    "max_energy_per_atom", "plateau_factor")
+        non_negative = ("num_workers", "weight_decay", "min_lr_ratio", "plateau_patience",
+                        "grad_clip", "patience", "energy_weight", "force_weight",
+                        "checkpoint_every")
+        for name in positive:
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigError(f"TrainConfig.{name} must be > 0, got {value}")
+        for name in non_negative:
+            if getattr(self, name) < 0:
+                raise ConfigError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)}")
+        fr = self.split_fractions
+        if len(fr) != 3 or any(f < 0 for f in fr) or abs(sum(fr) - 1.0) > 1e-6:
+            raise ConfigError(f"TrainConfig.split_fractions={fr}: expected three "
+                              "non-negative numbers summing to 1 (train, val, test)")
+
+    def _check_model_config(self) -> None:
+        """Check ``model_config`` against the model's config dataclass (keys, types)."""
+        try:
+            if self.is_legnet:
+                from metalegnet.model.config import LegNetConfig as config_cls
+            else:
+                from metalegnet.model.baselines import BASELINES
+
+                if self.model not in BASELINES:  # unavailable: the trainer says why
+                    return
+                config_cls = BASELINES[self.model][1]
+        except ImportError:  # the model cannot be imported here; the trainer says why
+            return
+        try:
+            from_dict(config_cls, self.model_kwargs())
+        except ConfigError as exc:
+            raise ConfigError(f"TrainConfig.model_config: {exc}") from None
 
     # ------------------------------------------------------------------ derived
     @property
@@ -196,6 +240,8 @@ class TrainConfig:
         kwargs = dict(self.model_config)
         if self.is_legnet:
             kwargs["variant"] = MODEL_VARIANTS[self.model]
+            # a total energy is extensive (b_G x N_G); an adsorption energy is not
+            kwargs.setdefault("extensive", self.energy_target == "total")
         kwargs["cutoff"] = float(self.cutoff)
         return kwargs
 

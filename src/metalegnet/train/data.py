@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,15 @@ from metalegnet.data.dataset import GraphDataset
 from metalegnet.data.io import read_structures
 from metalegnet.data.labels import Sample, labels_for_structure, labels_for_task
 from metalegnet.data.references import fit_references, reference_energy
-from metalegnet.data.splits import Split, apply_split, load_split, save_split, split_by_group
+from metalegnet.data.splits import (
+    Split,
+    apply_split,
+    data_fingerprint,
+    fingerprint_mismatch,
+    load_split,
+    save_split,
+    split_by_group,
+)
 from metalegnet.data.validate import validate_structures
 from metalegnet.errors import DataError
 from metalegnet.train.config import TrainConfig
@@ -52,6 +60,7 @@ class Normalization:
     shift_atom: float = 0.0
     shift_graph: float = 0.0
     references: np.ndarray | None = None
+    elements: tuple[int, ...] | None = None  # atomic numbers of the training split
     sigma_energy: float = 1.0
     sigma_forces: float = 1.0
     energy_reference: str = "composition"  # or "mean" (adsorption energies only)
@@ -61,8 +70,14 @@ class Normalization:
         return LossScales(energy=self.sigma_energy, forces=self.sigma_forces)
 
     def apply(self, model) -> None:
-        model.set_energy_normalization(self.scale, self.shift_atom, self.shift_graph,
-                                       self.references)
+        """Set ``model.normalization`` (the one module that turns model units into eV)."""
+        model.normalization.set(self.scale, self.shift_atom, self.shift_graph,
+                                self.references, self.elements)
+
+    def loss_dict(self) -> dict:
+        """What a checkpoint's metadata keeps (the model constants live in its state dict)."""
+        return {"sigma_energy": self.sigma_energy, "sigma_forces": self.sigma_forces,
+                "energy_reference": self.energy_reference}
 
     def as_dict(self) -> dict:
         return {"scale": self.scale, "shift_atom": self.shift_atom,
@@ -88,6 +103,7 @@ class PreparedData:
     split: Split
     normalization: Normalization
     num_dropped: int = 0
+    warnings: list[str] = field(default_factory=list)  # one line each, for the run's log
 
     def part(self, name: str) -> list[Sample]:
         return self.split.select(self.samples, name)
@@ -171,6 +187,7 @@ def fit_normalization(train: Sequence[Sample], config: TrainConfig,
     if not train:
         raise DataError("the training split is empty")
     norm = Normalization()
+    norm.elements = tuple(sorted({int(z) for s in train for z in s.atoms.numbers}))
     label = config.energy_label
     if label is not None:
         atoms = [s.atoms for s in train]
@@ -232,19 +249,52 @@ def fixed_mask(atoms: Atoms) -> np.ndarray:
 
 
 def make_split(samples: Sequence[Sample], config: TrainConfig,
-               path: str | os.PathLike | None = None) -> Split:
-    """Re-use ``path`` (a run's ``splits.json``) or ``config.splits_file`` when present,
-    else split by ``config.group_by`` with ``split_seed`` (default ``seed``) and save to
-    ``path``."""
+               path: str | os.PathLike | None = None, fingerprint: dict | None = None) -> Split:
+    """Re-use ``path`` (a run's ``splits.json``, which must have been made for the same data:
+    ``fingerprint``, see :func:`data_fingerprint`) or ``config.splits_file``, else split by
+    ``config.group_by`` with ``split_seed`` (default ``seed``); a new split is saved to
+    ``path`` with ``fingerprint``."""
     atoms = [s.atoms for s in samples]
-    for candidate in (path, config.splits_file):
-        if candidate is not None and Path(candidate).exists():
-            return apply_split(load_split(candidate), atoms)
-    seed = config.seed if config.split_seed is None else config.split_seed
-    split = split_by_group(atoms, config.group_by, config.split_fractions, seed)
+    if path is not None and Path(path).exists():
+        split = load_split(path)
+        why = fingerprint_mismatch(split, fingerprint) if fingerprint else None
+        if why:
+            raise DataError(f"the data changed since {path} was made ({why}); train into "
+                            "a new --out folder", source=config.data)
+        return apply_split(split, atoms)
+    if config.splits_file is not None:
+        split = apply_split(load_split(config.splits_file), atoms)
+    else:
+        seed = config.seed if config.split_seed is None else config.split_seed
+        split = split_by_group(atoms, config.group_by, config.split_fractions, seed)
+    split.fingerprint = fingerprint
     if path is not None:
         save_split(split, path)
     return split
+
+
+def check_adsorbate_tags(samples: Sequence[Sample], config: TrainConfig) -> str | None:
+    """For an adsorption-energy target: refuse a mix of structures with and without tag-2
+    (adsorbate) atoms; for data without any, return a warning line (or refuse with
+    ``require_adsorbate_tags``). ``None`` when every structure has an adsorbate."""
+    if config.energy_target != "adsorption" or not samples:
+        return None
+    untagged = [s.atoms for s in samples if not (s.atoms.get_tags() == 2).any()]
+    if not untagged:
+        return None
+    n, tagged = len(samples), len(samples) - len(untagged)
+    if tagged:
+        a = untagged[0]
+        raise DataError(f"energy_target=adsorption, but this structure has no adsorbate "
+                        f"atoms (tag 2) while {tagged} of {n} structures have: tag its "
+                        "adsorbate atoms 2 or leave it out", source=a.info.get("source"),
+                        index=a.info.get("index"), sid=a.info.get("sid"))
+    what = (f"energy_target=adsorption, but none of the {n} structures tags its adsorbate "
+            "atoms (tag 2)")
+    if config.require_adsorbate_tags:
+        raise DataError(f"{what} (require_adsorbate_tags is set)", source=config.data)
+    return (f"{what}: the model cannot tell adsorbate from surface atoms (set "
+            "require_adsorbate_tags: true to make this an error)")
 
 
 def prepare_data(config: TrainConfig, structures: Sequence[Atoms] | None = None,
@@ -254,16 +304,20 @@ def prepare_data(config: TrainConfig, structures: Sequence[Atoms] | None = None,
     if structures is None:
         structures = read_structures(config.data)
     structures = list(structures)
+    fingerprint = data_fingerprint(structures)  # of the data as read, before any stride
     if "formula" in config.group_by:
         fill_formula(structures)
     if config.task != "is2re":
         structures = stride_frames(structures, config.frame_stride)
-    validate_structures(structures, energy_key=config.energy_key)
+    validate_structures(structures, energy_key=config.energy_key, max_force=config.max_force,
+                        max_energy_per_atom=config.max_energy_per_atom)
     samples, dropped = make_samples(structures, config)
     if not samples:
         raise DataError(f"no structure has the labels task {config.task!r} needs",
                         source=config.data)
-    split = make_split(samples, config, splits_path)
+    warning = check_adsorbate_tags(samples, config)
+    split = make_split(samples, config, splits_path, fingerprint)
     norm = fit_normalization(split.select(samples, "train"), config,
                              split.select(samples, "val"))
-    return PreparedData(samples=samples, split=split, normalization=norm, num_dropped=dropped)
+    return PreparedData(samples=samples, split=split, normalization=norm, num_dropped=dropped,
+                        warnings=[warning] if warning else [])

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from metalegnet import inference
 from metalegnet.data.graph import collate
-from metalegnet.errors import ConfigError
+from metalegnet.errors import ConfigError, DataError
 from metalegnet.plotting import parity_panel, pyplot, save_png
 from metalegnet.train.distributed import DistInfo, all_reduce_sum, shard_range
 from metalegnet.train.losses import Objective, force_mask
@@ -44,12 +45,6 @@ def _cat(xs: list[np.ndarray]) -> np.ndarray:
     return np.concatenate(xs) if xs else np.zeros(0)
 
 
-def needs_grad(model: torch.nn.Module, compute_forces: bool) -> bool:
-    """Conservative forces (-dE/dx) need autograd even at inference."""
-    cfg = getattr(model, "config", None)
-    return compute_forces and getattr(cfg, "force_head", "direct") == "conservative"
-
-
 def evaluate_model(model: torch.nn.Module, dataset, objective: Objective, batch_size: int,
                    device: torch.device | str = "cpu", dist_info: DistInfo | None = None,
                    collect: bool = False) -> tuple[MetricSums, Predictions | None]:
@@ -60,11 +55,9 @@ def evaluate_model(model: torch.nn.Module, dataset, objective: Objective, batch_
     sums, preds = MetricSums(), (Predictions() if collect else None)
     was_training = model.training
     model.eval()
-    grad = needs_grad(model, objective.use_forces)
     for k in range(0, len(indices), batch_size):
         graph = collate([dataset[i] for i in indices[k:k + batch_size]]).to(device)
-        with torch.set_grad_enabled(grad):
-            out = model(graph, compute_forces=objective.use_forces)
+        out = inference.forward(model, graph, objective.use_forces)
         energy = out.energy.detach()
         forces = out.forces.detach() if out.forces is not None else None
         objective(energy, forces, graph, metrics=sums)
@@ -111,10 +104,32 @@ def parity_plot(preds: Predictions, path: str | os.PathLike, title: str = "",
     return save_png(fig, path, dpi=120)
 
 
+def _check_split_data(split, path: Path, structures: Sequence, train_config: dict,
+                      data: str) -> None:
+    """Raise a one-line :class:`DataError` when ``structures`` are not the data the run's
+    split ``path`` was made for (fingerprint; old split files: number of samples)."""
+    from metalegnet.data.splits import data_fingerprint, fingerprint_mismatch
+    from metalegnet.train.config import config_from_dict
+    from metalegnet.train.data import make_samples, stride_frames
+
+    expected = None
+    if split.fingerprint is None:  # old file: count the samples as the run made them
+        run = config_from_dict(train_config)
+        frames = structures if run.task == "is2re" else stride_frames(structures,
+                                                                        run.frame_stride)
+        expected = len(make_samples(frames, run)[0])
+    why = fingerprint_mismatch(split, data_fingerprint(structures), expected)
+    if why:
+        raise DataError(f"not the data of the run's split {path} ({why}); evaluate with "
+                        f"--split all, or on the run's data ({train_config.get('data')})",
+                        source=str(data))
+
+
 def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str,
                         split: str | None = None, out: str | os.PathLike | None = None,
                         splits_file: str | os.PathLike | None = None, batch_size: int = 16,
-                        device: str = "cpu", structures: Sequence | None = None) -> dict:
+                        device: str = "cpu", structures: Sequence | None = None,
+                        unseen_elements: str = "warn") -> dict:
     """Evaluate a training checkpoint on ``data`` and write ``out`` (JSON) + a parity PNG.
 
     Args:
@@ -129,6 +144,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str,
     from metalegnet.data.dataset import GraphDataset
     from metalegnet.data.io import read_structures
     from metalegnet.data.splits import apply_split, load_split
+    from metalegnet.inference import check_structures
     from metalegnet.train.config import config_from_dict, replace
     from metalegnet.train.data import Normalization, fill_formula, make_samples
 
@@ -139,14 +155,23 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str,
         raise ConfigError(f"{checkpoint}: no training config stored; evaluate needs a "
                           "checkpoint written by 'metalegnet train'")
     config = replace(config_from_dict(meta["train_config"]), data=str(data), frame_stride=1)
-    norm = Normalization.from_dict(meta["normalization"])
+    scales = meta.get("loss_scales") or meta.get("normalization")  # older checkpoints
+    if not isinstance(scales, dict) or "sigma_energy" not in scales:
+        raise ConfigError(f"{checkpoint}: no loss scales stored; evaluate needs a checkpoint "
+                          "written by 'metalegnet train'")
+    norm = Normalization(sigma_energy=float(scales["sigma_energy"]),
+                         sigma_forces=float(scales["sigma_forces"]))
     structures = list(structures) if structures is not None else read_structures(data)
+    if split is not None:  # the run's split must be of these data (checked before any work)
+        path = Path(splits_file) if splits_file else checkpoint.parent / "splits.json"
+        saved = load_split(path)
+        _check_split_data(saved, path, structures, meta["train_config"], data)
+    check_structures(model, structures, unseen=unseen_elements)  # before any work
     if "formula" in config.group_by:
         fill_formula(structures)
     samples, _ = make_samples(structures, config)
     if split is not None:
-        path = Path(splits_file) if splits_file else checkpoint.parent / "splits.json"
-        sp = apply_split(load_split(path), [s.atoms for s in samples])
+        sp = apply_split(saved, [s.atoms for s in samples])
         samples = sp.select(samples, split)
     objective = Objective(config.energy_label, config.uses_forces, norm.loss_scales,
                           config.energy_loss, config.force_loss, config.force_atoms,

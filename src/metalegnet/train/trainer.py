@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from metalegnet.checkpoint import read_checkpoint, save_checkpoint
-from metalegnet.config import to_dict
+from metalegnet.config import remove_orphan_tmp, to_dict
 from metalegnet.data.graph import collate
 from metalegnet.errors import ConfigError
 from metalegnet.model import LegNet, LegNetConfig
@@ -67,9 +67,13 @@ class Trainer:
         if config.num_threads:
             torch.set_num_threads(config.num_threads)
         self._check_out_dir(resume)
+        if self.dist.is_main:
+            self._remove_orphans()
         splits = self.out / "splits.json"
         self.data: PreparedData = prepare_data(
             config, structures, splits if (self.dist.is_main or splits.exists()) else None)
+        for warning in self.data.warnings:
+            self.log(f"warning: {warning}")
         self.out.mkdir(parents=True, exist_ok=True)
         if self.dist.is_main:
             save_config(config, self.out / "config.yaml")
@@ -114,13 +118,21 @@ class Trainer:
                 raise ConfigError(f"{self.out} already holds a run ({name}); pass --resume to "
                                   "continue it or choose another --out")
 
+    def _remove_orphans(self) -> None:
+        """Delete the temporary files of writes a killed run left unfinished
+        (``.last.pt.XXXXXXXX.tmp``, ...; every file of a run is written atomically)."""
+        removed = remove_orphan_tmp(self.out)
+        if removed:
+            self.log(f"removed {len(removed)} unfinished file(s) of a killed write: "
+                     + ", ".join(p.name for p in removed))
+
     def metadata(self, epoch: int, val: dict | None = None) -> dict:
         c = self.config
         return {"task": c.task, "energy_target": c.energy_target,
                 "energy_label": c.energy_label, "energy": c.energy_description,
                 "units": {"energy": "eV", "forces": "eV/Å"}, "epoch": epoch,
                 "val": val or {}, "train_config": to_dict(c),
-                "normalization": self.norm.as_dict()}
+                "loss_scales": self.norm.loss_dict()}
 
     def _save_last(self) -> None:
         # global train sums live on rank 0 only, so a resumed epoch adds up the same

@@ -16,15 +16,13 @@ import importlib
 import warnings
 
 import torch
+from torch import nn
 
 from metalegnet.data.graph import AtomicGraph, edge_vectors
 from metalegnet.errors import ConfigError, MetaLegNetError
-from metalegnet.model.legnet import LegNetOutput
-from metalegnet.model.normalization import EnergyNormalization
+from metalegnet.model.legnet import LegNetOutput, check_graph_cutoff
+from metalegnet.model.normalization import NUM_ELEMENTS, EnergyNormalization, sum_per_graph
 from metalegnet.model.readout import conservative_forces
-
-#: element-reference table size (Z = 0..118), as in LegNet
-NUM_ELEMENTS = 119
 
 #: how to get the optional libraries (the ``baselines`` extra holds torch-geometric)
 PYG_INSTALL = "pip install 'metalegnet[baselines]'"
@@ -65,7 +63,8 @@ def check_positive(name: str, **values: int) -> None:
 
 
 class PeriodicEdges:
-    """Our periodic edges for one forward pass, cut at the model cutoff.
+    """Our periodic edges for one forward pass, cut at the model cutoff (the model's forward
+    has already refused a graph built with a shorter one).
 
     ``centre``/``neighbour`` are the ``(i, j)`` of :class:`AtomicGraph` (the message flows
     j -> i); ``vec`` is ``r_ij = x_j - x_i + S_ij @ cell`` (differentiable), ``dist`` its norm.
@@ -73,10 +72,6 @@ class PeriodicEdges:
     """
 
     def __init__(self, graph: AtomicGraph, pos: torch.Tensor, cutoff: float) -> None:
-        if graph.cutoff and graph.cutoff < cutoff - 1e-6:
-            raise ConfigError(f"the graph was built with a {graph.cutoff} Å neighbour list but "
-                              f"the model cutoff is {cutoff} Å; rebuild the graphs with "
-                              f"cutoff >= {cutoff}")
         vec = edge_vectors(graph, pos)
         dist = torch.linalg.vector_norm(vec, dim=-1)
         keep = dist < cutoff
@@ -93,8 +88,8 @@ class PeriodicEdges:
         return torch.stack([self.neighbour, self.centre])
 
 
-class BaselineModel(EnergyNormalization):
-    """Base of the adapters: LegNet's normalisation buffers and :class:`LegNetOutput`.
+class BaselineModel(nn.Module):
+    """Base of the adapters: LegNet's composed normalisation and :class:`LegNetOutput`.
 
     Subclasses set ``self.config`` and implement ``energy_terms(graph, pos)`` returning
     ``(E_model [G], c_i [N] or None, latent [N, F] or None)`` in model units.
@@ -105,13 +100,26 @@ class BaselineModel(EnergyNormalization):
     name = "baseline"
 
     def __init__(self) -> None:
-        super().__init__(num_elements=NUM_ELEMENTS)
+        super().__init__()
+        self.normalization = EnergyNormalization(NUM_ELEMENTS)
+
+    @property
+    def cutoff(self) -> float:
+        """Cutoff of the library model (Å): graphs must be built with at least this cutoff."""
+        return float(self.config.cutoff)
+
+    def needs_position_grad(self, compute_forces: bool = True) -> bool:
+        """Forces are -dE/dx, so they always need autograd on positions."""
+        return compute_forces
 
     def energy_terms(self, graph: AtomicGraph, pos: torch.Tensor):
         raise NotImplementedError
 
-    def forward(self, graph: AtomicGraph, compute_forces: bool = True) -> LegNetOutput:
-        conservative = compute_forces and self.config.force_head == "conservative"
+    def forward(self, graph: AtomicGraph, compute_forces: bool = True,
+                create_graph: bool | None = None) -> LegNetOutput:
+        """As :meth:`metalegnet.LegNet.forward` (``create_graph`` defaults to training)."""
+        check_graph_cutoff(graph, self.config.cutoff, self.name)
+        conservative = self.needs_position_grad(compute_forces)
         pos = graph.pos
         if conservative and not pos.requires_grad:
             pos = pos.detach().requires_grad_(True)
@@ -125,20 +133,13 @@ class BaselineModel(EnergyNormalization):
             contrib = torch.zeros(n, dtype=dtype, device=pos.device)
         if latent is None:
             latent = torch.zeros(n, 1, dtype=dtype, device=pos.device)
-
-        sigma = self.energy_scale.to(dtype)
-        natoms = graph.natoms.to(dtype)
-        refs = self.element_references.to(dtype)[graph.z]
-        energy = (sigma * e_model + self.energy_shift_atom * natoms + self.energy_shift_graph
-                  + torch.zeros_like(e_model).index_add(0, batch, refs))
         # what the per-atom terms do not explain is spread evenly, so atoms sum to E_G
-        rest = torch.zeros_like(e_model).index_add(0, batch, contrib)
-        rest = sigma * (e_model - rest) + self.energy_shift_graph
-        atom_energies = (sigma * contrib + self.energy_shift_atom + refs
-                         + (rest / natoms.clamp(min=1))[batch])
+        rest = e_model - sum_per_graph(contrib, batch, graph.num_graphs)
+        energy, atom_energies = self.normalization(contrib, rest, graph.z, batch, graph.natoms)
         forces = None
         if compute_forces:
-            forces = conservative_forces(energy, pos, create_graph=self.training)
+            forces = conservative_forces(energy, pos, create_graph=self.training
+                                         if create_graph is None else create_graph)
         return LegNetOutput(energy=energy, forces=forces, contributions=contrib,
                             atom_energies=atom_energies, latent=latent,
                             graph_correction=torch.zeros_like(energy))
@@ -148,7 +149,3 @@ class BaselineModel(EnergyNormalization):
 
         return ", ".join(f"{k}={v!r}" for k, v in to_dict(self.config).items())
 
-
-def sum_per_graph(values: torch.Tensor, batch: torch.Tensor, num_graphs: int) -> torch.Tensor:
-    """``[N] -> [G]`` sum with ``index_add`` (no torch-scatter)."""
-    return values.new_zeros(num_graphs).index_add(0, batch, values)

@@ -30,7 +30,7 @@ from metalegnet.model.baselines.base import (
 )
 
 PAINN_INSTALL = ("pip install --no-deps 'schnetpack==2.1.1' && pip install pytorch-lightning "
-                 "torchmetrics hydra-core rich fasteners dirsync torch-ema h5py (not "
+                 "torchmetrics hydra-core rich fasteners dirsync torch-ema h5py matscipy (not "
                  "'pip install schnetpack': its sympy<=1.12 pin makes pip replace torch)")
 
 RADIAL_BASES = ("gaussian", "bessel")
