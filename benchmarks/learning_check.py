@@ -171,7 +171,9 @@ def main() -> None:
                       f"{res.get('test_residual_std', 0):.4f} "
                       f"({res['seconds']} s)", flush=True)
     out.write_text(f"# Learning check\n\nCommand: `python benchmarks/learning_check.py "
-                   f"--rows {args.rows} --models {args.models} --seeds {args.seeds}`\n\n"
+                   f"--rows {args.rows} --models {args.models} --seeds {args.seeds}"
+                   + (f" --epochs {args.epochs}" if args.epochs else "")
+                   + "` (CPU, 1 torch thread per run)\n\n"
                    + summarise(done, rows, models) + "\n")
     print(out.read_text())
 
