@@ -76,7 +76,7 @@ def main() -> None:
             "|---|" + "---|" * len(cases())]
     for variant in ("vanilla", "coarsen", "full"):
         worst = []
-        for name, (atoms, reps) in cases().items():
+        for atoms, reps in cases().values():
             n = int(np.prod(reps))
             errs = []
             for seed in range(args.seeds):

@@ -34,7 +34,9 @@ from metalegnet.model.radial import RadialEmbedding
 from metalegnet.model.readout import DirectForceHead, OutputBlock, conservative_forces
 from metalegnet.model.voxel import (
     adsorbate_anchor,
+    inverse_cell,
     mean_pool,
+    pool_counts,
     radius_graph_pbc,
     upsample,
     usable_cell,
@@ -115,6 +117,7 @@ class LegNet(nn.Module):
             for _ in range(config.num_blocks))
         self.virtual = (nn.ModuleList(VirtualNode(f) for _ in range(config.num_blocks))
                         if config.virtual_node else None)
+        # forked: the draws of the shared weights after this stay those of vanilla
         with torch.random.fork_rng(devices=[]):
             self.levels = nn.ModuleList(CoarseLevel(config, s) for s in
                                         (config.voxel_sizes if config.levels else ()))
@@ -159,7 +162,7 @@ class LegNet(nn.Module):
             edge_index, vec = edge_index[:, keep], vec[keep]
 
         s = self.embedding(graph.z)
-        v = torch.zeros(s.shape[0], 3, s.shape[1], dtype=s.dtype, device=s.device)
+        v = None  # zero vectors: the first block skips its a_ij * v_j term
         d, unit = _unit(vec)
         radial = self.radial(d)
         u = torch.zeros(num_graphs, s.shape[1], dtype=s.dtype, device=s.device)
@@ -167,6 +170,8 @@ class LegNet(nn.Module):
             s, v = block(s, v, edge_index, unit, radial)
             if self.virtual is not None:
                 s, u = self.virtual[k](s, u, batch)
+        if v is None:  # no atom-level block
+            v = torch.zeros(s.shape[0], 3, s.shape[1], dtype=s.dtype, device=s.device)
 
         context, num_coarse = None, []
         if len(self.levels):
@@ -196,23 +201,25 @@ class LegNet(nn.Module):
         """Pool level by level, run coarse message passing, then (``full``) upsample and fuse."""
         cfg = self.config
         cell = usable_cell(graph.cell.to(pos.dtype), graph.pbc)
+        inv = inverse_cell(cell)  # once per forward pass, shared by every level
         anchor, anchored = None, None
         if cfg.voxel_origin == "adsorbate":
             anchor, anchored = adsorbate_anchor(pos, graph.batch, graph.tags, graph.num_graphs,
-                                                cell, graph.pbc)
+                                                cell, graph.pbc, inv=inv)
         x = pos
         node_batch, node_s, node_v = graph.batch, s, v
         to_level = torch.arange(s.shape[0], device=s.device)  # atom -> node of current level
         pooled, num_coarse = [], []
         for level in self.levels:
             w = wrap_origin(cell, graph.pbc, level.voxel_size, cfg.voxel_frame, anchor, anchored)
-            x = wrap_positions(x, node_batch, cell, graph.pbc, w)
+            x = wrap_positions(x, node_batch, cell, graph.pbc, w, inv=inv)
             a = voxel_assign(x, node_batch, graph.num_graphs, cell, graph.pbc,
                              level.voxel_size, cfg.voxel_frame, cfg.voxel_origin, w=w,
-                             anchor=anchor, anchored=anchored)
-            x = mean_pool(x, a.index, a.num_coarse)
-            node_s = mean_pool(node_s, a.index, a.num_coarse)
-            node_v = mean_pool(node_v, a.index, a.num_coarse)
+                             anchor=anchor, anchored=anchored, inv=inv)
+            count = pool_counts(a.index, a.num_coarse, s.dtype)
+            x = mean_pool(x, a.index, a.num_coarse, count)
+            node_s = mean_pool(node_s, a.index, a.num_coarse, count)
+            node_v = mean_pool(node_v, a.index, a.num_coarse, count)
             node_batch = a.batch
             node_s, node_v = level(x, node_s, node_v, node_batch, cell, graph.pbc)
             to_level = a.index[to_level]

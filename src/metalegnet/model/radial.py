@@ -67,4 +67,11 @@ class RadialEmbedding(nn.Module):
         self.num_basis = num_basis
 
     def forward(self, d: torch.Tensor) -> torch.Tensor:
-        return self.basis(d) * self.envelope(d).unsqueeze(-1)
+        """``basis(d) * envelope(d)``, with the factors that do not depend on n taken on
+        ``[E, 1]``: sin(d (n pi / r_c)) * (sqrt(2 / r_c) f_cut(d) / d), so only three
+        ``[E, K]`` operations (here and in the backward passes)."""
+        b = self.basis
+        d1 = d.unsqueeze(-1)
+        safe = torch.where(d1 > 1e-9, d1, torch.ones_like(d1))
+        scale = b.prefactor * self.envelope(d).unsqueeze(-1) / safe  # [E, 1]
+        return torch.sin(safe * (b.freqs / b.cutoff)) * scale

@@ -123,8 +123,8 @@ def _graph_reduce(x: torch.Tensor, batch: torch.Tensor, num_graphs: int, how: st
 
 
 def adsorbate_anchor(pos: torch.Tensor, batch: torch.Tensor, tags: torch.Tensor,
-                     num_graphs: int, cell: torch.Tensor, pbc: torch.Tensor
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
+                     num_graphs: int, cell: torch.Tensor, pbc: torch.Tensor,
+                     inv: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Fractional centroid of each graph's adsorbate (tag 2), minimum image on periodic axes.
 
     Returns ``(anchor [G, 3], anchored [G] bool)``; graphs without tag-2 atoms are not anchored.
@@ -132,9 +132,10 @@ def adsorbate_anchor(pos: torch.Tensor, batch: torch.Tensor, tags: torch.Tensor,
     voxel grid centred on it is translation- and wrap-invariant. Adsorbate atoms are taken at
     their minimum image relative to one of them, so an adsorbate split by the cell boundary has
     the centroid of its unsplit copy (an adsorbate wider than half the cell is ambiguous).
+    ``inv``: :func:`inverse_cell` of ``cell`` if already computed.
     """
     with torch.no_grad():
-        inv = torch.linalg.inv(cell)
+        inv = inverse_cell(cell) if inv is None else inv
         frac = torch.einsum("nk,nkl->nl", pos.detach(), inv[batch])
         ads = tags == 2
         anchored = torch.zeros(num_graphs, dtype=torch.bool, device=pos.device)
@@ -188,8 +189,8 @@ def wrap_origin(cell: torch.Tensor, pbc: torch.Tensor, voxel_size: float, frame:
 def voxel_assign(pos: torch.Tensor, batch: torch.Tensor, num_graphs: int, cell: torch.Tensor,
                  pbc: torch.Tensor, voxel_size: float, frame: str = "cell",
                  origin: str = "min", w: torch.Tensor | None = None,
-                 anchor: torch.Tensor | None = None, anchored: torch.Tensor | None = None
-                 ) -> VoxelAssignment:
+                 anchor: torch.Tensor | None = None, anchored: torch.Tensor | None = None,
+                 inv: torch.Tensor | None = None) -> VoxelAssignment:
     """Eq. 5: group nodes by voxel key. ``cell`` must come from :func:`usable_cell`.
 
     Args:
@@ -203,12 +204,13 @@ def voxel_assign(pos: torch.Tensor, batch: torch.Tensor, num_graphs: int, cell: 
             ``"min"``).
         w: wrap origin from :func:`wrap_origin` (zeros if omitted).
         anchor, anchored: from :func:`adsorbate_anchor` (``origin="adsorbate"`` only).
+        inv: :func:`inverse_cell` of ``cell`` (computed here if omitted).
     """
     if frame not in ("cartesian", "cell"):
         raise ValueError(f"unknown voxel frame {frame!r} (use 'cartesian' or 'cell')")
     with torch.no_grad():
         cell = cell.detach()
-        inv = torch.linalg.inv(cell)
+        inv = inverse_cell(cell) if inv is None else inv
         frac = torch.einsum("nk,nkl->nl", pos.detach(), inv[batch])
         if w is None:
             w = torch.zeros_like(cell[:, :, 0])
@@ -245,17 +247,55 @@ def voxel_assign(pos: torch.Tensor, batch: torch.Tensor, num_graphs: int, cell: 
         # only rounding at the image faces
         nmax = (bins - 1).long()[batch]
         keys = torch.where(cell_axes[batch], torch.minimum(keys.clamp(min=-1), nmax), keys)
-        full = torch.cat([batch.unsqueeze(1), keys], dim=1)
-        uniq, index = torch.unique(full, dim=0, return_inverse=True)
-    return VoxelAssignment(index=index, num_coarse=int(uniq.shape[0]), batch=uniq[:, 0].clone())
+        index, num_coarse, coarse_batch = _group_keys(batch, keys, num_graphs)
+    return VoxelAssignment(index=index, num_coarse=num_coarse, batch=coarse_batch)
+
+
+def _group_keys(batch: torch.Tensor, keys: torch.Tensor, num_graphs: int
+                ) -> tuple[torch.Tensor, int, torch.Tensor]:
+    """Coarse node of every row ``(batch_i, keys_i)``: the rank of the row among the distinct
+    rows in lexicographic order (``torch.unique(dim=0)``), with the graph of each coarse node.
+
+    The rows are packed into one int64 code, ``((b * R_0 + k_0) * R_1 + k_1) * R_2 + k_2``
+    with each key column shifted to start at 0 and R_k its range, which keeps the
+    lexicographic order; a 1-D ``unique`` of the codes is much cheaper than ``unique(dim=0)``
+    (sort of rows). Key ranges too large for 63 bits fall back to ``unique(dim=0)``.
+    """
+    if keys.shape[0] == 0:
+        return (torch.zeros(0, dtype=torch.long, device=keys.device), 0,
+                torch.zeros(0, dtype=torch.long, device=keys.device))
+    lo = keys.amin(dim=0)
+    shifted = keys - lo
+    ranges = (shifted.amax(dim=0) + 1).tolist()
+    if num_graphs * math.prod(ranges) < 2 ** 62:
+        code = batch.clone()
+        for k, r in enumerate(ranges):
+            code = code * r + shifted[:, k]
+        uniq, index = torch.unique(code, return_inverse=True)
+        return index, int(uniq.shape[0]), torch.div(uniq, math.prod(ranges),
+                                                     rounding_mode="floor")
+    full = torch.cat([batch.unsqueeze(1), keys], dim=1)
+    uniq, index = torch.unique(full, dim=0, return_inverse=True)
+    return index, int(uniq.shape[0]), uniq[:, 0].clone()
+
+
+def inverse_cell(cell: torch.Tensor) -> torch.Tensor:
+    """``cell^-1`` ``[G, 3, 3]`` (no gradient), for fractional coordinates ``f = x cell^-1``.
+
+    Computed once per forward pass (:meth:`LegNet._multiscale`) and passed to
+    :func:`adsorbate_anchor`, :func:`wrap_positions` and :func:`voxel_assign`."""
+    with torch.no_grad():
+        return torch.linalg.inv(cell.detach())
 
 
 def wrap_positions(pos: torch.Tensor, batch: torch.Tensor, cell: torch.Tensor,
-                   pbc: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
+                   pbc: torch.Tensor, w: torch.Tensor | None = None,
+                   inv: torch.Tensor | None = None) -> torch.Tensor:
     """Positions wrapped along periodic axes into the cell image whose fractional corner is
-    ``w`` (default 0), i.e. x - floor(f - w)·cell (a constant shift, so gradients pass)."""
+    ``w`` (default 0), i.e. x - floor(f - w)·cell (a constant shift, so gradients pass).
+    ``inv``: :func:`inverse_cell` of ``cell`` (computed here if omitted)."""
     with torch.no_grad():
-        inv = torch.linalg.inv(cell.detach())
+        inv = inverse_cell(cell) if inv is None else inv
         frac = torch.einsum("nk,nkl->nl", pos.detach(), inv[batch])
         if w is not None:
             frac = frac - w[batch]
@@ -263,18 +303,26 @@ def wrap_positions(pos: torch.Tensor, batch: torch.Tensor, cell: torch.Tensor,
     return pos - torch.einsum("nk,nkl->nl", shift, cell[batch])
 
 
-def mean_pool(x: torch.Tensor, index: torch.Tensor, num_coarse: int) -> torch.Tensor:
-    """Eqs. 6-8: x̄_c = mean_{i: a(i)=c} x_i for features of any trailing shape."""
+def pool_counts(index: torch.Tensor, num_coarse: int, dtype: torch.dtype) -> torch.Tensor:
+    """Members of every coarse node, ``[num_coarse]`` in ``dtype`` (for :func:`mean_pool`)."""
+    return torch.zeros(num_coarse, dtype=dtype, device=index.device).index_add(
+        0, index, torch.ones_like(index, dtype=dtype))
+
+
+def mean_pool(x: torch.Tensor, index: torch.Tensor, num_coarse: int,
+              count: torch.Tensor | None = None) -> torch.Tensor:
+    """Eqs. 6-8: x̄_c = mean_{i: a(i)=c} x_i for features of any trailing shape.
+    ``count``: :func:`pool_counts` of the assignment, if already computed."""
     out = torch.zeros((num_coarse,) + x.shape[1:], dtype=x.dtype, device=x.device)
     out = out.index_add(0, index, x)
-    count = torch.zeros(num_coarse, dtype=x.dtype, device=x.device).index_add(
-        0, index, torch.ones_like(index, dtype=x.dtype))
-    return out / count.view(-1, *([1] * (x.dim() - 1)))
+    if count is None:
+        count = pool_counts(index, num_coarse, x.dtype)
+    return out / count.to(x.dtype).view(-1, *([1] * (x.dim() - 1)))
 
 
 def upsample(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """Eqs. 12-13: x^up_i = x̄_{a(i)}."""
-    return x[index]
+    return x.index_select(0, index)
 
 
 def radius_graph_pbc(pos: torch.Tensor, batch: torch.Tensor, cell: torch.Tensor,
@@ -316,11 +364,15 @@ def radius_graph_pbc(pos: torch.Tensor, batch: torch.Tensor, cell: torch.Tensor,
                          f"images per side, more than max_images={max_images}")
     ranges = [torch.arange(-r, r + 1, device=device, dtype=pos.dtype) for r in reps]
     shifts = torch.cartesian_prod(*ranges).reshape(-1, 3)  # [S, 3]
+    image = torch.einsum("sk,gkl->gsl", shifts, cell)  # [G, S, 3]: S·cell of every graph
     g = batch[src]
-    vec = (pos[dst] - pos[src]).unsqueeze(1) + torch.einsum("sk,pkl->psl", shifts, cell[g])
-    allowed = (shifts.unsqueeze(0) == 0) | pbc[g].unsqueeze(1)  # [P, S, 3]
-    dist2 = (vec.detach() ** 2).sum(-1)
-    mask = allowed.all(-1) & (dist2 < cutoff ** 2) & (dist2 > 1e-12)
-    p_idx, s_idx = mask.nonzero(as_tuple=True)
-    edge_index = torch.stack([src[p_idx], dst[p_idx]])
-    return edge_index, vec[p_idx, s_idx]
+    with torch.no_grad():  # candidates (pair p, shift s), on detached positions
+        allowed = ((shifts.unsqueeze(0) == 0) | pbc.unsqueeze(1)).all(-1)  # [G, S]
+        vec = (pos[dst] - pos[src]).detach().unsqueeze(1) + torch.einsum(
+            "sk,pkl->psl", shifts, cell.detach()[g])  # [P, S, 3]
+        dist2 = (vec * vec).sum(-1)
+        mask = allowed[g] & (dist2 < cutoff ** 2) & (dist2 > 1e-12)
+        p_idx, s_idx = mask.nonzero(as_tuple=True)
+    # differentiable edge vectors of the kept (pair, shift) only
+    c, d = src[p_idx], dst[p_idx]
+    return torch.stack([c, d]), (pos[d] - pos[c]) + image[g[p_idx], s_idx]
