@@ -151,6 +151,25 @@ def test_mean_origin_tiles_the_periodic_axes():
     assert a_mean.num_coarse in (4, 5)
 
 
+@pytest.mark.parametrize("span", [3, 1000, 2 ** 40])
+def test_packed_keys_match_unique_rows(span):
+    """The int64-packed voxel keys group and order nodes exactly as unique(dim=0) of the
+    (graph, key) rows; 2**40 overflows the packing and takes the unique(dim=0) fallback."""
+    from metalegnet.model.voxel import _group_keys
+
+    gen = torch.Generator().manual_seed(span)
+    for _ in range(20):
+        n = int(torch.randint(1, 60, (1,), generator=gen))
+        batch = torch.sort(torch.randint(0, 3, (n,), generator=gen)).values
+        keys = torch.randint(-span, span, (n, 3), generator=gen)
+        keys[::2] = keys[0].clone()  # repeated keys
+        index, num_coarse, coarse_batch = _group_keys(batch, keys, 3)
+        rows, want = torch.unique(torch.cat([batch[:, None], keys], 1), dim=0,
+                                  return_inverse=True)
+        assert num_coarse == rows.shape[0]
+        assert torch.equal(index, want) and torch.equal(coarse_batch, rows[:, 0])
+
+
 def test_unknown_frame():
     with pytest.raises(ValueError, match="voxel frame"):
         assign([[0.0, 0.0, 0.0]], np.zeros((3, 3)), [False] * 3, 1.0, frame="polar")
