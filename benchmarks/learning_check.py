@@ -42,18 +42,15 @@ def _gate_hook(model, store: list):
 
 
 def reference_energy(model, dataset, batch_size: int) -> np.ndarray:
-    """What the model predicts with its learned part set to zero: the energy reference
-    mu_atom * N + mu_graph + sum_i eps_Z (eV), per structure of ``dataset``."""
+    """What the model predicts with its learned part at zero (eV), per structure of
+    ``dataset``: :meth:`EnergyNormalization.reference`."""
     from metalegnet.data.graph import collate
 
-    norm = getattr(model, "normalization", model)
     out = []
-    for k in range(0, len(dataset), batch_size):
-        g = collate([dataset[i] for i in range(k, min(k + batch_size, len(dataset)))])
-        refs = norm.element_references.double()[g.z]
-        e = (norm.energy_shift_atom.double() * g.natoms.double() + norm.energy_shift_graph.double()
-             + torch.zeros(g.num_graphs, dtype=torch.float64).index_add(0, g.batch, refs))
-        out.append(e.numpy())
+    with torch.no_grad():
+        for k in range(0, len(dataset), batch_size):
+            g = collate([dataset[i] for i in range(k, min(k + batch_size, len(dataset)))])
+            out.append(model.normalization.reference(g.z, g.batch, g.natoms).double().numpy())
     return np.concatenate(out) if out else np.zeros(0)
 
 

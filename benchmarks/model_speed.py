@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -33,6 +32,7 @@ import torch
 from ase.io import read
 
 from metalegnet import LegNet, LegNetConfig, inference
+from metalegnet.bench.accuracy import cpu_name
 from metalegnet.data.graph import atoms_to_graph, collate
 
 DATA = Path(__file__).resolve().parents[1] / "src/metalegnet/data/embedded/oc20_traj"
@@ -57,16 +57,6 @@ def batches(cutoff, batch_size, n_batches, device):
                      for a in chunk])
         out.append(g.to(device))
     return out
-
-
-def cpu_name():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def sync(device):

@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from metalegnet.bench.accuracy import cpu_name
 from metalegnet.data.generate.oracles import oracle_available
 from metalegnet.data.generate.plan import PlanConfig
 from metalegnet.data.generate.presets import PresetConfig
@@ -30,16 +31,6 @@ from metalegnet.data.generate.runner import GenerateConfig, generate
 EMT_FCC = ("Ni", "Cu", "Pd", "Ag", "Pt", "Au")
 FCC_GROUPS = ("fcc-pure", "fcc-L12", "fcc-L10", "fcc-random")
 POOLS = {"atomic": ("H", "O", "N", "C"), "polyatomic": ("OH", "CO", "CH3", "NH2")}
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def measure(oracle: str, pool: str, n: int, workers: int, seed: int = 11) -> dict:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 from ase.build import add_adsorbate, fcc111
 
+from metalegnet.bench.accuracy import cpu_name
 from metalegnet.data.generate.builders import finalize, hold_bottom, lattice_constant
 from metalegnet.data.generate.oracles import load_oracle, oracle_available
 from metalegnet.data.generate.references import compute_references
@@ -27,16 +27,6 @@ from metalegnet.data.generate.relax import relax
 from metalegnet.data.generate.sites import classify_site
 
 SITES = {"fcc": "fcc", "hcp": "hcp", "bridge": "bridge", "top": "ontop"}
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def site_energies(metal: str, adsorbate: str, oracle) -> dict[str, tuple[float, str, int]]:
@@ -63,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="benchmarks/results/site_preference.md")
     args = parser.parse_args(argv)
     lines = ["# Adsorption-energy sanity check (O at four sites of fcc(111))", "",
-             f"Machine: {_cpu_name()}, {os.cpu_count()} cores (shared); "
+             f"Machine: {cpu_name()}, {os.cpu_count()} cores (shared); "
              f"command: `.venv/bin/python benchmarks/site_preference.py --oracles "
              f"{args.oracles}`", "",
              "E_ads = E(slab+O) - E(slab) - [E(H2O) - E(H2)], eV, same oracle for every term; "

@@ -147,12 +147,13 @@ def predict(model: torch.nn.Module, structures: Sequence[Atoms], batch_size: int
     Every structure is checked before the first forward pass."""
     was_training = model.training
     model.eval()
-    device = model_device(model)
-    graphs = build_graphs(model, structures, source, unseen)
+    device, dtype = model_device(model), model_dtype(model)
+    check_structures(model, structures, source, unseen)
     out_list: list[Prediction] = []
     try:
-        for k in range(0, len(graphs), batch_size):
-            graph = collate(graphs[k:k + batch_size]).to(device)
+        for k in range(0, len(structures), batch_size):  # graphs one batch at a time
+            graph = collate([atoms_to_graph(a, model.cutoff, dtype=dtype)
+                             for a in structures[k:k + batch_size]]).to(device)
             out = forward(model, graph, compute_forces)
             out_list.extend(split_output(out, graph))
     finally:

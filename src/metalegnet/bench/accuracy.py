@@ -143,17 +143,20 @@ def execute(jobs: list[Job], workers: int, log: Callable[[str], None],
     return results
 
 
+def cpu_name() -> str:
+    """The CPU model from ``/proc/cpuinfo`` (else what ``platform`` knows)."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
 def machine() -> str:
     """CPU model, cores, OS, Python and torch (and the GPU when one is visible)."""
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    text = (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+    text = (f"{cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
             f"Python {platform.python_version()}, torch {torch.__version__}")
     if torch.cuda.is_available():
         text += f", GPU {torch.cuda.get_device_name(0)}"
