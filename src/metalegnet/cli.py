@@ -16,7 +16,9 @@ from metalegnet.errors import MetaLegNetError, MetaLegNetWarning
 
 #: (parent command or None, module with ``register``) in the order they appear in ``--help``.
 _DATA_COMMANDS = ("metalegnet.data.commands", "metalegnet.data.generate.commands")
-_TOP_COMMANDS = ("metalegnet.train.commands", "metalegnet.demo", "metalegnet.bench.commands")
+_TOP_COMMANDS = ("metalegnet.train.commands", "metalegnet.meta.commands",
+                 "metalegnet.explain.commands", "metalegnet.envdb.commands",
+                 "metalegnet.seam.commands", "metalegnet.demo", "metalegnet.bench.commands")
 
 
 def build_parser() -> argparse.ArgumentParser:

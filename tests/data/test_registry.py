@@ -9,7 +9,8 @@ from metalegnet.data import available, get_labels, load
 from metalegnet.errors import DataError
 
 EXPECTED = {"oc20-mini": 5296, "oc22-mini": 32, "xu-kitchin": 1106, "mamun-subset": 31,
-            "c3-cu111": 364, "pdn-ceria": 69}
+            "c3-cu111": 364, "pdn-ceria": 69, "gamenet-fg": 3108, "gamenet-fg-references": 221,
+            "wwl-simple": 1422, "wwl-complex": 369}
 
 
 def test_available_lists_every_set():
@@ -51,6 +52,36 @@ def test_label_keys_per_set():
     xu = load("xu-kitchin")
     assert sum("e_ads" in get_labels(a) for a in xu) == 882  # the rest are flagged
     assert all({"energy", "forces"} <= set(get_labels(a)) for a in load("oc22-mini"))
+
+
+def test_gamenet_fg_e_ads_is_total_minus_its_references():
+    refs = load("gamenet-fg-references")
+    assert sorted({a.info["calc_type"] for a in refs}) == ["gas", "slab"]
+    slab = {a.info["metal"]: a.get_potential_energy() for a in refs
+            if a.info["calc_type"] == "slab"}
+    assert len(slab) == 14
+    frames = load("gamenet-fg")
+    for a in frames[::97]:
+        e_tot = a.get_potential_energy()
+        assert a.info["e_slab"] == pytest.approx(slab[a.info["metal"]])
+        assert a.info["e_ads"] == pytest.approx(e_tot - a.info["e_slab"] - a.info["e_gas"])
+        assert set(a.get_chemical_symbols()) - {"C", "H", "O", "N", "S"}  # a metal slab
+        assert (a.get_tags() == 2).sum() == sum(
+            s in "CHONS" for s in a.get_chemical_symbols())
+    assert len({a.info["metal"] for a in frames}) == 14
+    assert not any("forces" in get_labels(a) for a in frames[:50])
+
+
+def test_wwl_sets_keep_their_labels_as_strings():
+    simple = load("wwl-simple")
+    assert {a.info["adsorbate"] for a in simple} == {"C", "CH", "CH2", "CH3", "CO", "H", "O",
+                                                      "OH"}
+    assert all(isinstance(a.info["surface"], str) and "e_ads" in get_labels(a) for a in simple)
+    assert len({a.info["surface"] for a in simple}) == 19
+    assert sum(a.info["facet"] == "(211)" for a in simple) == 1174
+    complex_ = load("wwl-complex")
+    assert {a.info["surface"] for a in complex_} == {"Pt", "Ru", "CuCo", "PdRh"}
+    assert all({"energy", "forces", "e_ads"} <= set(get_labels(a)) for a in complex_)
 
 
 def test_mamun_e_ads_comes_from_the_json_and_matches_the_extxyz():

@@ -9,9 +9,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 from pathlib import Path
 
 from metalegnet.errors import ConfigError
+
+#: Modules with ``register(bench_subparsers)`` for ``bench fewshot`` and ``bench seam``.
+_OTHER_BENCHES = ("metalegnet.bench.fewshot", "metalegnet.bench.seam")
 
 
 def register(subparsers) -> None:
@@ -53,6 +57,14 @@ def register(subparsers) -> None:
     p.add_argument("--lr-grid", help="comma-separated learning rates for --tune")
     p.add_argument("--tune-row", help="row used by --tune (default: the suite's)")
     p.set_defaults(func=run)
+    for name in _OTHER_BENCHES:  # further benchmarks register themselves (optional parts)
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue
+            raise
+        module.register(bsub)
 
 
 def _split(text: str | None) -> list[str]:

@@ -58,7 +58,8 @@ _GLOB_CHARS = set("*?[")
 #: ``F`` (fluorine) from the bool False, so these are always read as written.
 STRING_INFO_KEYS = ("sid", "adsorbate", "metal", "species", "element", "symbol", "symbols",
                     "formula", "surface", "site", "site_relaxed", "system_id", "task",
-                    "reaction", "family", "role", "placement", "oracle", "anomalies")
+                    "reaction", "family", "role", "placement", "oracle", "anomalies",
+                    "calc_type", "subset", "dft_code", "facet")
 
 Index = int | slice | str
 

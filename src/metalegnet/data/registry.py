@@ -10,6 +10,15 @@ name                contents (energies in eV, forces in eV/Å)
 ``mamun-subset``    31 relaxed adslabs on Cu/Ag/Au/Pd/Pt(111): ``e_ads``, ``total_energy``
 ``c3-cu111``        364 C3 oxygenates on Cu(111): total energy, forces, ``eads_real``
 ``pdn-ceria``       69 CO on Pd_n/CeO2(111): ``e_ads``, no forces
+``gamenet-fg``      3,108 relaxed C/H/O/N/S organics on 14 metals (GAME-Net FG-dataset):
+                    total energy, ``e_ads`` = E_tot - E_slab - E_gas, no forces
+``gamenet-fg-       the 14 clean slabs and 207 gas molecules behind gamenet-fg's ``e_ads``
+references``        (``info["calc_type"]`` = ``slab`` / ``gas``): total energies
+``wwl-simple``      1,422 C/CH/CH2/CH3/CO/H/O/OH on 19 metal, alloy and single-atom-alloy
+                    surfaces, mostly (211) (WWL-GPR): ``e_ads``, ``site``; total energy and
+                    forces on 150 only
+``wwl-complex``     369 C2 oxygenates on Pt, Ru (111)/(211), CuCo(111), PdRh(111) (WWL-GPR
+                    extrapolation set): ``e_ads``, total energy, forces
 ==================  ======================================================================
 
 Files are read once per process and cached; :func:`load` returns fresh copies.
@@ -35,6 +44,10 @@ _SETS: dict[str, tuple[str, str]] = {
     "mamun-subset": ("mamun2019_subset", "adslabs.extxyz"),
     "c3-cu111": ("c3_cu111", "*.extxyz.xz"),
     "pdn-ceria": ("pdn_co_ceria", "*.extxyz"),
+    "gamenet-fg": ("gamenet_fg", "gamenet_fg.extxyz.xz"),
+    "gamenet-fg-references": ("gamenet_fg", "references.extxyz.xz"),
+    "wwl-simple": ("wwl_gpr", "simple.extxyz.xz"),
+    "wwl-complex": ("wwl_gpr", "complex_extrapolation.extxyz.xz"),
 }
 _MAMUN_JSON = "Mamun_noble_C1_subset_adsorption.json"
 
