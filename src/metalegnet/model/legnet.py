@@ -58,6 +58,9 @@ class LegNetOutput:
     graph_correction: torch.Tensor  # [G] b_G (model units)
     gate: torch.Tensor | None = None  # [N] gamma_i (eq. 18), None for models without one
     num_coarse: tuple[int, ...] = ()  # coarse nodes per level (whole batch)
+    #: per level, [N] index of the voxel (coarse node, numbered over the whole batch) that
+    #: holds each atom; empty for vanilla
+    voxel_index: tuple[torch.Tensor, ...] = ()
 
 
 def check_graph_cutoff(graph: AtomicGraph, cutoff: float, model: str) -> None:
@@ -173,9 +176,9 @@ class LegNet(nn.Module):
         if v is None:  # no atom-level block
             v = torch.zeros(s.shape[0], 3, s.shape[1], dtype=s.dtype, device=s.device)
 
-        context, num_coarse = None, []
+        context, num_coarse, voxel_index = None, [], ()
         if len(self.levels):
-            s, v, context, num_coarse = self._multiscale(graph, pos, s, v)
+            s, v, context, num_coarse, voxel_index = self._multiscale(graph, pos, s, v)
             for block in self.post_blocks:
                 s, v = block(s, v, edge_index, unit, radial)
 
@@ -194,7 +197,8 @@ class LegNet(nn.Module):
         return LegNetOutput(energy=energy, forces=forces, contributions=out["contributions"],
                             atom_energies=atom_energies, latent=s,
                             graph_correction=out["graph_correction"],
-                            gate=out["gate"], num_coarse=tuple(num_coarse))
+                            gate=out["gate"], num_coarse=tuple(num_coarse),
+                            voxel_index=voxel_index)
 
     def _multiscale(self, graph: AtomicGraph, pos: torch.Tensor, s: torch.Tensor,
                     v: torch.Tensor):
@@ -232,7 +236,7 @@ class LegNet(nn.Module):
         else:
             for fusion, (ps, pv, _, idx) in zip(self.fusion, pooled):
                 s, v = fusion(s, v, upsample(ps, idx), upsample(pv, idx))
-        return s, v, context, num_coarse
+        return s, v, context, num_coarse, tuple(p[3] for p in pooled)
 
     def extra_repr(self) -> str:
         c = self.config
