@@ -16,8 +16,8 @@ from metalegnet.data.generate.references import (
     compute_references,
     element_references,
 )
-from metalegnet.data.generate.relax import RelaxConfig, relax
 from metalegnet.errors import ConfigError
+from metalegnet.surface.relax import RelaxConfig, relax
 
 
 @pytest.fixture(scope="module")

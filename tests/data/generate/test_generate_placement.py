@@ -8,8 +8,6 @@ from ase.build import add_adsorbate, fcc100, fcc111
 from ase.constraints import FixAtoms
 from ase.data import covalent_radii
 
-from metalegnet.data.generate.adsorbates import ADSORBATES
-from metalegnet.data.generate.anomalies import detect_anomalies
 from metalegnet.data.generate.builders import (
     build_2d,
     build_cluster,
@@ -17,9 +15,11 @@ from metalegnet.data.generate.builders import (
     finalize,
     hold_bottom,
 )
-from metalegnet.data.generate.placement import PlacementConfig, place_adsorbate
-from metalegnet.data.generate.sites import classify_site
 from metalegnet.errors import ConfigError
+from metalegnet.surface.adsorbates import ADSORBATES
+from metalegnet.surface.anomalies import detect_anomalies
+from metalegnet.surface.placement import PlacementConfig, place_adsorbate
+from metalegnet.surface.sites import classify_site
 
 
 def _contacts(adslab, n_sub):
@@ -152,7 +152,7 @@ def test_anomalies():
 def test_exploded_relaxation_is_flagged_and_its_labels_dropped():
     from ase.calculators.singlepoint import SinglePointCalculator
 
-    from metalegnet.data.generate.anomalies import drop_exploded_labels
+    from metalegnet.surface.anomalies import drop_exploded_labels
 
     slab = build_metal_slab("fcc", "111", "Pt")
     initial, _ = place_adsorbate(slab, ADSORBATES["CO"], "3d", np.random.default_rng(0))
@@ -180,8 +180,8 @@ def test_exploded_trajectory_gets_no_labels(tmp_path):
     from metalegnet.data.generate.plan import SystemJob, TrajectoryJob
     from metalegnet.data.generate.presets import SystemSpec
     from metalegnet.data.generate.references import GasReferences
-    from metalegnet.data.generate.relax import RelaxConfig
     from metalegnet.data.generate.trajectory import JobContext, run_system_job
+    from metalegnet.surface.relax import RelaxConfig
 
     class Exploding(EMT):
         def calculate(self, atoms=None, properties=("energy",), system_changes=()):

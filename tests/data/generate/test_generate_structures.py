@@ -7,12 +7,6 @@ import pytest
 from ase.constraints import FixAtoms
 
 from metalegnet.data.generate import builders
-from metalegnet.data.generate.adsorbates import (
-    ADSORBATES,
-    FEWSHOT_EXTRA,
-    OC20_COMMON,
-    get_adsorbate,
-)
 from metalegnet.data.generate.presets import (
     PresetConfig,
     build_system,
@@ -21,6 +15,12 @@ from metalegnet.data.generate.presets import (
     usable_families,
 )
 from metalegnet.errors import ConfigError
+from metalegnet.surface.adsorbates import (
+    ADSORBATES,
+    FEWSHOT_EXTRA,
+    OC20_COMMON,
+    get_adsorbate,
+)
 
 EMT_METALS = frozenset({"Al", "Ni", "Cu", "Pd", "Ag", "Pt", "Au"})
 

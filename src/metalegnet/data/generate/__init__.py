@@ -6,16 +6,17 @@ with BFGS on an oracle (EMT, SevenNet-0, CHGNet) and written as extxyz with ener
 forces (eV/Å), tags, FixAtoms, ``sid``/``fid`` and adsorption energies ``e_ads`` (eV).
 
 Entry points: :func:`generate` with a :class:`GenerateConfig`, or the CLI
-``metalegnet data generate``.
+``metalegnet data generate``. Adsorbates, placement, site names, relaxation and anomaly checks
+live in :mod:`metalegnet.surface` (shared with SEAM).
 """
 
-from metalegnet.data.generate.adsorbates import ADSORBATES, AdsorbateDef, get_adsorbate
-from metalegnet.data.generate.placement import PlacementConfig, place_adsorbate
 from metalegnet.data.generate.plan import PlanConfig, make_plan
 from metalegnet.data.generate.presets import PresetConfig, build_system
 from metalegnet.data.generate.recipes import RECIPES, get_recipe
-from metalegnet.data.generate.relax import RelaxConfig, relax
 from metalegnet.data.generate.runner import GenerateConfig, GenerateReport, generate
+from metalegnet.surface.adsorbates import ADSORBATES, AdsorbateDef, get_adsorbate
+from metalegnet.surface.placement import PlacementConfig, place_adsorbate
+from metalegnet.surface.relax import RelaxConfig, relax
 
 __all__ = [
     "ADSORBATES", "AdsorbateDef", "GenerateConfig", "GenerateReport", "PlacementConfig",

@@ -81,12 +81,12 @@ def _list() -> int:
 
 def build_config(args: argparse.Namespace):
     """The :class:`GenerateConfig` of parsed arguments."""
-    from metalegnet.data.generate.placement import PlacementConfig
     from metalegnet.data.generate.plan import PlanConfig
     from metalegnet.data.generate.presets import PresetConfig
     from metalegnet.data.generate.recipes import get_recipe
-    from metalegnet.data.generate.relax import RelaxConfig
     from metalegnet.data.generate.runner import GenerateConfig
+    from metalegnet.surface.placement import PlacementConfig
+    from metalegnet.surface.relax import RelaxConfig
 
     if not args.out:
         raise ConfigError("--out DIR is required")

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from metalegnet.data.generate.adsorbates import OC20_COMMON, get_adsorbate
 from metalegnet.data.generate.presets import Family, PresetConfig, SystemSpec, sample_system
 from metalegnet.errors import ConfigError
+from metalegnet.surface.adsorbates import OC20_COMMON, get_adsorbate
 
 
 @dataclass(frozen=True)

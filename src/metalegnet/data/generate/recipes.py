@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from metalegnet.data.generate.adsorbates import FEWSHOT_EXTRA, OC20_COMMON
 from metalegnet.data.generate.plan import PlanConfig
 from metalegnet.data.generate.presets import PresetConfig
 from metalegnet.errors import ConfigError
+from metalegnet.surface.adsorbates import FEWSHOT_EXTRA, OC20_COMMON
 
 #: The adsorbates EMT keeps intact.
 ATOMIC = ("H", "O", "N", "C")

@@ -18,8 +18,8 @@ from ase import Atoms
 from ase.build import molecule
 
 from metalegnet.data.generate.oracles import Oracle
-from metalegnet.data.generate.relax import RelaxConfig, relax
 from metalegnet.errors import DataError
+from metalegnet.surface.relax import RelaxConfig, relax
 
 #: The gas molecules of the reference scheme.
 REFERENCE_MOLECULES: tuple[str, ...] = ("H2", "H2O", "CO", "N2")

@@ -25,13 +25,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from metalegnet.data.generate.adsorbates import get_adsorbate
 from metalegnet.data.generate.oracles import Oracle, OracleError, describe_elements, load_oracle
-from metalegnet.data.generate.placement import PlacementConfig
 from metalegnet.data.generate.plan import PlanConfig, SystemJob, make_plan
 from metalegnet.data.generate.presets import usable_families
 from metalegnet.data.generate.references import compute_references
-from metalegnet.data.generate.relax import RelaxConfig
 from metalegnet.data.generate.trajectory import (
     JobContext,
     record_from_file,
@@ -39,6 +36,9 @@ from metalegnet.data.generate.trajectory import (
     trajectory_path,
 )
 from metalegnet.errors import ConfigError
+from metalegnet.surface.adsorbates import get_adsorbate
+from metalegnet.surface.placement import PlacementConfig
+from metalegnet.surface.relax import RelaxConfig
 from metalegnet.threads import single_threaded_children
 
 MANIFEST = "manifest.json"

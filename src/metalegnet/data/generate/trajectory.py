@@ -26,14 +26,14 @@ import ase.io
 import numpy as np
 from ase import Atoms
 
-from metalegnet.data.generate.adsorbates import get_adsorbate
-from metalegnet.data.generate.anomalies import detect_anomalies, drop_exploded_labels
-from metalegnet.data.generate.placement import PlacementConfig, place_adsorbate
 from metalegnet.data.generate.plan import SystemJob, TrajectoryJob
 from metalegnet.data.generate.presets import build_system
 from metalegnet.data.generate.references import GasReferences
-from metalegnet.data.generate.relax import RelaxConfig, RelaxResult, relax
-from metalegnet.data.generate.sites import classify_site
+from metalegnet.surface.adsorbates import get_adsorbate
+from metalegnet.surface.anomalies import detect_anomalies, drop_exploded_labels
+from metalegnet.surface.placement import PlacementConfig, place_adsorbate
+from metalegnet.surface.relax import RelaxConfig, RelaxResult, relax
+from metalegnet.surface.sites import classify_site
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ from ase.data import covalent_radii
 from scipy.spatial import ConvexHull
 from scipy.spatial.transform import Rotation
 
-from metalegnet.data.generate.adsorbates import AdsorbateDef
-from metalegnet.data.generate.sites import classify_site
 from metalegnet.errors import ConfigError
+from metalegnet.surface.adsorbates import AdsorbateDef
+from metalegnet.surface.sites import classify_site
 
 MODES = ("heuristic", "random")
 
