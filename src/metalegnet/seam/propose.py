@@ -1,0 +1,242 @@
+"""SEAM: ranked adsorption sites and poses on a new slab from a database of learned
+environments (template matching + rigid registration + placement + ranking).
+
+Steps (:func:`seam`):
+
+1. surface atoms (tags if present, otherwise geometry) and candidate motifs (top, bridge,
+   hollow-3, hollow-4; symmetry copies merged), :mod:`metalegnet.surface.motifs`;
+2. templates pre-filtered per motif: same site type and same site elements (strict tier);
+   when fewer than ``top_k`` sites match strictly and ``allow_substitution``, same site type
+   with element substitution charged in the registration (substitution tier);
+3. rigid registration of each template's surface atoms onto the slab around the motif
+   (:mod:`metalegnet.seam.register`); the best template per motif is kept;
+4. the adsorbate is put in the template's pose; clashing poses are dropped
+   (:mod:`metalegnet.seam.place`);
+5. ranking by the score (lower is better, eV)::
+
+       score = E_rel + w_rmsd * RMSD + w_tier * (tier - 1) + w_sub * n_substituted
+               + w_reseat * [adsorbate re-seated]
+
+   with ``E_rel`` the model's predicted total energy of the placed structure minus the lowest
+   one among the scored proposals (eV; all proposals have the same atoms, so differences are
+   meaningful), or without a model the template's source energy minus the lowest such energy
+   (a prior from the database; 0 when unknown). Defaults: ``w_rmsd`` = 1 eV/Å, ``w_tier`` =
+   0.1 eV per tier step, ``w_sub`` = 0.1 eV per substituted atom, ``w_reseat`` = 0.2 eV.
+   Only the ``energy_candidates`` best proposals by the energy-free part of the score are
+   passed to the model; the rest rank after them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from ase import Atoms
+
+from metalegnet.errors import DataError
+from metalegnet.seam.place import CLASH_FACTOR, adsorbate_positions, build_adslab, clash
+from metalegnet.seam.register import Registration, RegistrationConfig, register
+from metalegnet.surface.adsorbates import AdsorbateDef, get_adsorbate
+from metalegnet.surface.detect import check_slab, find_surface_atoms, in_plane_images
+from metalegnet.surface.environment import LocalEnvironment, formula
+from metalegnet.surface.motifs import Motif, find_motifs
+
+
+@dataclass(frozen=True)
+class SeamConfig:
+    """SEAM settings (weights in eV; see the module docstring for the score)."""
+
+    top_k: int = 5
+    registration: RegistrationConfig = field(default_factory=RegistrationConfig)
+    max_rmsd: float = 0.6
+    allow_substitution: bool = True
+    substitution_cost: float = 1.0
+    templates_per_motif: int = 6
+    rmsd_weight: float = 1.0
+    tier_weight: float = 0.1
+    substitution_weight: float = 0.1
+    reseat_weight: float = 0.2
+    energy_candidates: int = 20
+    clash_factor: float = CLASH_FACTOR
+    surface_method: str = "auto"
+    batch_size: int = 16
+
+
+@dataclass
+class Proposal:
+    """One ranked pose.
+
+    Attributes:
+        rank: 1 = best.
+        score: the ranking score (eV, lower is better).
+        atoms: the ready-to-relax structure (slab atoms first, adsorbate tagged 2).
+        motif: the site it sits on.
+        template: the matched template.
+        registration: the fitted pose.
+        template_pose: True when the template's own adsorbate pose was used.
+        energy: predicted total energy (eV), None without a model or beyond the candidates.
+    """
+
+    rank: int
+    score: float
+    atoms: Atoms
+    motif: Motif
+    template: LocalEnvironment
+    registration: Registration
+    template_pose: bool
+    energy: float | None = None
+
+    def row(self) -> dict:
+        """A flat table row."""
+        return {"rank": self.rank, "score": round(self.score, 4),
+                "site_type": self.motif.site_type, "site_composition": self.motif.composition,
+                "site_atoms": " ".join(map(str, self.motif.atoms)),
+                "site_x": round(float(self.motif.position[0]), 3),
+                "site_y": round(float(self.motif.position[1]), 3),
+                "multiplicity": self.motif.multiplicity,
+                "template": self.template.key, "template_tier": self.template.tier,
+                "template_site": self.template.site_label,
+                "template_adsorbate": self.template.adsorbate,
+                "rmsd": round(self.registration.rmsd, 4),
+                "substitutions": self.registration.substitutions,
+                "template_pose": self.template_pose,
+                "energy": None if self.energy is None else round(self.energy, 5)}
+
+
+@dataclass
+class SeamResult:
+    """Proposals (best first) and what it took to find them."""
+
+    proposals: list[Proposal]
+    n_motifs: int
+    n_registrations: int
+    n_clashes: int
+    seconds: float
+
+
+def _adsorbate_tiers(adsorbate: AdsorbateDef, templates: Sequence[LocalEnvironment]
+                     ) -> list[LocalEnvironment]:
+    """Templates of the same adsorbate; else of the same binding element; else all."""
+    want = formula(adsorbate.symbols)
+    same = [t for t in templates if t.adsorbate_formula == want]
+    if same:
+        return same
+    b_el = adsorbate.symbols[adsorbate.binding_indices[0]]
+    same_b = [t for t in templates if t.symbols[t.binding] == b_el]
+    return same_b or list(templates)
+
+
+def _prior(t: LocalEnvironment) -> tuple:
+    return (t.tier, np.inf if t.energy is None else t.energy)
+
+
+def seam(slab: Atoms, adsorbate: str | AdsorbateDef, templates: Sequence[LocalEnvironment],
+         model=None, config: SeamConfig | None = None) -> SeamResult:
+    """Ranked adsorption poses of ``adsorbate`` on ``slab`` (no adsorbate atoms, tag 2) from
+    ``templates``; ``model`` (a Meta-LegNet model, optional) predicts the energies."""
+    config = config or SeamConfig()
+    t0 = time.perf_counter()
+    check_slab(slab, "slab")
+    if (slab.get_tags() == 2).any():
+        raise DataError("slab: has adsorbate atoms (tag 2); give SEAM the clean slab")
+    ads = get_adsorbate(adsorbate) if isinstance(adsorbate, str) else adsorbate
+    if not templates:
+        raise DataError("no templates: the environment database is empty")
+    pool = _adsorbate_tiers(ads, templates)
+    surface = find_surface_atoms(slab, config.surface_method)
+    motifs = find_motifs(slab, surface)
+    tgt_pos, tgt_idx = in_plane_images(slab)
+    tgt_sym = np.array(slab.get_chemical_symbols())[tgt_idx]
+    by_type: dict[str, list[LocalEnvironment]] = {}
+    for t in sorted(pool, key=_prior):
+        by_type.setdefault(t.site_type, []).append(t)
+    strict_cfg = config.registration
+    sub_cfg = dataclasses.replace(strict_cfg, substitution_cost=config.substitution_cost)
+    n_reg = 0
+    matches: list[tuple[float, Motif, LocalEnvironment, Registration]] = []
+    unmatched: list[Motif] = []
+    for motif in motifs:
+        cands = [t for t in by_type.get(motif.site_type, [])
+                 if t.site_composition == motif.composition][: config.templates_per_motif]
+        best = None
+        for t in cands:
+            n_reg += 1
+            reg = register(t, tgt_pos, tgt_sym, tgt_idx, motif.position, motif.atoms,
+                           strict_cfg)
+            if reg is not None and reg.rmsd <= config.max_rmsd:
+                pre = _pre_score(config, t, reg)
+                if best is None or pre < best[0]:
+                    best = (pre, motif, t, reg)
+        if best is None:
+            unmatched.append(motif)
+        else:
+            matches.append(best)
+    if config.allow_substitution and len(matches) < config.top_k:
+        for motif in unmatched:
+            best = None
+            for t in by_type.get(motif.site_type, [])[: config.templates_per_motif]:
+                n_reg += 1
+                reg = register(t, tgt_pos, tgt_sym, tgt_idx, motif.position, motif.atoms,
+                               sub_cfg)
+                if reg is not None and reg.rmsd <= config.max_rmsd:
+                    pre = _pre_score(config, t, reg)
+                    if best is None or pre < best[0]:
+                        best = (pre, motif, t, reg)
+            if best is not None:
+                matches.append(best)
+    proposals, n_clash = [], 0
+    want = formula(ads.symbols)
+    for pre, motif, t, reg in sorted(matches, key=lambda m: m[0]):
+        pos, own = adsorbate_positions(t, reg, ads, slab)
+        if clash(slab, pos, ads.atoms().numbers, config.clash_factor):
+            n_clash += 1
+            continue
+        pre += 0.0 if own else config.reseat_weight
+        proposals.append(Proposal(0, pre, build_adslab(slab, ads, pos), motif, t, reg, own))
+    proposals.sort(key=lambda p: p.score)
+    _add_energy(proposals, model, config, want)
+    proposals.sort(key=lambda p: p.score)
+    for i, p in enumerate(proposals):
+        p.rank = i + 1
+        p.atoms.info.update({"rank": p.rank, "score": float(p.score),
+                             "site_type": p.motif.site_type,
+                             "site_composition": p.motif.composition,
+                             "template": p.template.key, "rmsd": float(p.registration.rmsd)})
+        if p.energy is not None:
+            p.atoms.info["energy_predicted"] = float(p.energy)
+    return SeamResult(proposals[: config.top_k], len(motifs), n_reg, n_clash,
+                      time.perf_counter() - t0)
+
+
+def _pre_score(config: SeamConfig, t: LocalEnvironment, reg: Registration) -> float:
+    return (config.rmsd_weight * reg.rmsd + config.tier_weight * (t.tier - 1)
+            + config.substitution_weight * reg.substitutions)
+
+
+def _add_energy(proposals: list[Proposal], model, config: SeamConfig, want: str) -> None:
+    """Add ``E_rel`` to the scores (see the module docstring)."""
+    if not proposals:
+        return
+    if model is None:
+        energies = [p.template.energy for p in proposals]
+        if all(e is not None for e in energies):
+            low = min(energies)
+            for p, e in zip(proposals, energies):
+                p.score += float(e) - low
+        return
+    from metalegnet.inference import predict
+
+    head = proposals[: config.energy_candidates]
+    preds = predict(model, [p.atoms for p in head], batch_size=config.batch_size,
+                    compute_forces=False, source="seam proposals")
+    energies = np.array([pr.energy for pr in preds])
+    low = float(energies.min())
+    for p, e in zip(head, energies):
+        p.energy = float(e)
+        p.score += float(e) - low
+    shift = float(energies.max() - low)
+    for p in proposals[config.energy_candidates:]:
+        p.score += shift + 1.0  # unscored proposals rank after every scored one

@@ -1,0 +1,82 @@
+"""Which atoms of a slab are surface atoms, and its in-plane periodic images.
+
+A slab here is periodic in its first two cell vectors with vacuum along +z, the outward
+surface normal (the OC20 and ``ase.build`` convention).
+
+* ``tags``: OC20 tags, 1 = surface (0 = subsurface/fixed, 2 = adsorbate), used when present.
+* ``geometry``: an atom is a surface atom when no other substrate atom (periodic images
+  included) lies above it (more than ``min_rise`` Å higher along z) within a lateral distance
+  of ``lateral_factor`` x the nearest-neighbour distance ``d_nn``. On fcc(111) the second layer
+  sits under a hollow at ``d_nn/sqrt(3)`` laterally, on (100) at ``d_nn/sqrt(2)``: both are
+  covered at the default 0.75; step-edge and lower-terrace atoms of (211) are not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ase import Atoms
+
+from metalegnet.errors import DataError
+
+#: Lateral cover radius in units of the nearest-neighbour distance.
+LATERAL_FACTOR = 0.75
+#: An atom counts as "above" when it is this much higher (Å).
+MIN_RISE = 0.5
+
+
+def check_slab(atoms: Atoms, name: str = "structure") -> None:
+    """:class:`DataError` unless ``atoms`` is a slab periodic in x and y."""
+    if len(atoms) == 0:
+        raise DataError(f"{name}: no atoms")
+    if not (atoms.pbc[0] and atoms.pbc[1]):
+        raise DataError(f"{name}: not a slab (needs periodic x and y cell vectors, got pbc="
+                        f"{atoms.pbc.tolist()}); SEAM places adsorbates on slabs only")
+    if abs(np.linalg.det(atoms.cell[:2, :2])) < 1e-6:
+        raise DataError(f"{name}: the in-plane cell has zero area")
+
+
+def in_plane_images(atoms: Atoms, reps: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (Å) of every atom and its in-plane images ``-reps..reps`` and the index of
+    the original atom of each image (images ordered shift by shift, shift (0, 0) first)."""
+    shifts = [(0, 0)] + [(i, j) for i in range(-reps, reps + 1) for j in range(-reps, reps + 1)
+                         if (i, j) != (0, 0)]
+    vec = np.array([i * atoms.cell[0] + j * atoms.cell[1] for i, j in shifts])
+    pos = (atoms.positions[None, :, :] + vec[:, None, :]).reshape(-1, 3)
+    return pos, np.tile(np.arange(len(atoms)), len(shifts))
+
+
+def nearest_neighbour_distance(atoms: Atoms) -> float:
+    """The shortest interatomic distance (Å), periodic images included."""
+    pos, _ = in_plane_images(atoms)
+    n = len(atoms)
+    d = np.linalg.norm(atoms.positions[:, None, :] - pos[None, :, :], axis=-1)
+    d[np.arange(n), np.arange(n)] = np.inf
+    return float(d.min())
+
+
+def find_surface_atoms(atoms: Atoms, method: str = "auto",
+                       lateral_factor: float = LATERAL_FACTOR, min_rise: float = MIN_RISE
+                       ) -> np.ndarray:
+    """Indices of the substrate's surface atoms (sorted).
+
+    Args:
+        atoms: a slab (adsorbate atoms, tag 2, are ignored).
+        method: ``tags`` (tag 1), ``geometry`` (uncovered atoms, see module docstring) or
+            ``auto`` (tags when some atom is tagged 1, geometry otherwise).
+    """
+    if method not in ("auto", "tags", "geometry"):
+        raise DataError(f"surface-atom method must be auto, tags or geometry, got {method!r}")
+    tags = atoms.get_tags()
+    if method == "tags" or (method == "auto" and (tags == 1).any()):
+        found = np.flatnonzero(tags == 1)
+        if not len(found):
+            raise DataError("no atom is tagged 1 (surface); use the geometry method")
+        return found
+    substrate = np.flatnonzero(tags != 2)
+    sub = atoms[substrate]
+    d_nn = nearest_neighbour_distance(sub) if len(sub) > 1 else 1.0
+    pos, _ = in_plane_images(sub)
+    rise = pos[None, :, 2] - sub.positions[:, None, 2]
+    lateral = np.linalg.norm(pos[None, :, :2] - sub.positions[:, None, :2], axis=-1)
+    covered = ((rise > min_rise) & (lateral < lateral_factor * d_nn)).any(axis=1)
+    return substrate[~covered]

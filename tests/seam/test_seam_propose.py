@@ -1,0 +1,109 @@
+"""SEAM end to end on known poses: placement in the template's pose, clashes, ranking."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase.build import fcc111
+
+from metalegnet.errors import DataError
+from metalegnet.seam import SeamConfig, seam
+from metalegnet.seam.place import clash
+from metalegnet.surface.detect import find_surface_atoms
+from metalegnet.surface.motifs import find_motifs
+from tests.seam.helpers import alloy_slab, co_adslab, rotated_copy, template_of, tiny_model
+
+
+def _same_up_to_lattice(cell, a, b) -> bool:
+    frac = np.linalg.solve(cell.T, (a - b).T).T
+    return bool(np.allclose(frac[:, :2], np.round(frac[:, :2]), atol=1e-6)
+                and np.allclose(frac[:, 2], 0.0, atol=1e-6))
+
+
+def test_seam_puts_co_back_in_its_pose_on_a_rotated_copy():
+    slab = alloy_slab()
+    adslab = co_adslab(slab)
+    moved_adslab = rotated_copy(adslab)
+    moved = moved_adslab[: len(slab)]
+    result = seam(moved, "CO", [template_of(adslab, key="t0")], config=SeamConfig(top_k=3))
+    best = result.proposals[0]
+    assert best.rank == 1 and best.registration.rmsd < 1e-6 and best.template_pose
+    atoms = best.atoms
+    assert len(atoms) == len(slab) + 2
+    assert atoms.get_chemical_symbols()[: len(slab)] == moved.get_chemical_symbols()
+    assert (atoms.get_tags()[len(slab):] == 2).all()
+    assert atoms.info["rank"] == 1 and "score" in atoms.info
+    assert _same_up_to_lattice(moved.cell, atoms.positions[len(slab):],
+                               moved_adslab.positions[len(slab):])
+    scores = [p.score for p in result.proposals]
+    assert scores == sorted(scores)
+
+
+def test_clash_check():
+    slab = fcc111("Pt", (2, 2, 3), vacuum=8.0)
+    top = slab.positions[np.argmax(slab.positions[:, 2])]
+    assert clash(slab, top[None] + [0, 0, 0.8], np.array([8])) is not None
+    assert clash(slab, top[None] + [0, 0, 2.0], np.array([8])) is None
+    hollow_below = top + [1.0, 0.5, -0.5]
+    assert clash(slab, hollow_below[None], np.array([1])) is not None
+
+
+def test_clashing_template_poses_are_dropped():
+    slab = alloy_slab()
+    adslab = co_adslab(slab)
+    adslab.positions[-2:, 2] -= 1.0  # C pushed into the surface: every placement clashes
+    result = seam(slab, "CO", [template_of(adslab)], config=SeamConfig(top_k=3))
+    assert result.proposals == [] and result.n_clashes > 0
+
+
+def test_other_adsorbate_is_reseated_and_the_model_ranks():
+    slab = alloy_slab()
+    template = template_of(co_adslab(slab), key="co")
+    model = tiny_model()
+    result = seam(slab, "NO", [template], model=model, config=SeamConfig(top_k=4))
+    assert result.proposals
+    for p in result.proposals:
+        assert not p.template_pose and p.energy is not None
+        assert p.atoms.get_chemical_symbols()[-2:] == ["N", "O"]
+        assert clash(slab, p.atoms.positions[-2:], p.atoms.numbers[-2:]) is None
+    from metalegnet.inference import predict
+
+    e = predict(model, [p.atoms for p in result.proposals], compute_forces=False)
+    assert np.allclose([x.energy for x in e], [p.energy for p in result.proposals])
+    scores = [p.score for p in result.proposals]
+    assert scores == sorted(scores)
+
+
+def test_surface_atoms_from_geometry_match_the_top_layer():
+    from ase.build import fcc100, fcc211
+
+    for build in (fcc111, fcc100, fcc211):
+        slab = build("Pt", (3, 3, 4), vacuum=8.0)
+        slab.set_tags(0)
+        found = find_surface_atoms(slab, "geometry")
+        z = slab.positions[:, 2]
+        if build is fcc211:
+            assert len(found) == 9 and z[found].min() < z.max() - 0.5
+        else:
+            assert set(found) == set(np.flatnonzero(z > z.max() - 0.5))
+
+
+def test_motifs_of_fcc111_and_symmetry_merging():
+    slab = fcc111("Pt", (3, 3, 4), vacuum=8.0)
+    raw = find_motifs(slab, merge_equivalent=False)
+    counts = {t: sum(m.site_type == t for m in raw) for t in ("top", "bridge", "hollow-3")}
+    assert counts == {"top": 9, "bridge": 27, "hollow-3": 18}
+    merged = find_motifs(slab)
+    assert len(merged) == 4 and sum(m.multiplicity for m in merged) == 54
+
+
+def test_bad_input_is_one_clear_error():
+    slab = alloy_slab()
+    with pytest.raises(DataError, match="tag 2"):
+        seam(co_adslab(slab), "CO", [template_of(co_adslab(slab))])
+    molecule = slab.copy()
+    molecule.pbc = False
+    with pytest.raises(DataError, match="not a slab"):
+        seam(molecule, "CO", [template_of(co_adslab(slab))])
+    with pytest.raises(DataError, match="empty"):
+        seam(slab, "CO", [])
