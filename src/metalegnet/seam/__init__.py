@@ -7,7 +7,7 @@ environment database (:func:`metalegnet.envdb.load_templates`).
 """
 
 from metalegnet.seam.propose import Proposal, SeamConfig, SeamResult, seam
-from metalegnet.seam.register import Registration, RegistrationConfig, register
+from metalegnet.surface.registration import Registration, RegistrationConfig, register
 
 __all__ = ["Proposal", "Registration", "RegistrationConfig", "SeamConfig", "SeamResult",
            "register", "seam"]

@@ -18,11 +18,11 @@ from ase import Atoms
 from ase.constraints import FixAtoms
 from ase.data import covalent_radii
 
-from metalegnet.seam.register import Registration
 from metalegnet.surface.adsorbates import AdsorbateDef
 from metalegnet.surface.detect import in_plane_images
 from metalegnet.surface.environment import LocalEnvironment, formula
 from metalegnet.surface.placement import solve_height
+from metalegnet.surface.registration import Registration
 
 #: Clash below this fraction of the covalent-radii sum.
 CLASH_FACTOR = 0.75

@@ -9,7 +9,7 @@ Steps (:func:`seam`):
    when fewer than ``top_k`` sites match strictly and ``allow_substitution``, same site type
    with element substitution charged in the registration (substitution tier);
 3. rigid registration of each template's surface atoms onto the slab around the motif
-   (:mod:`metalegnet.seam.register`); the best template per motif is kept;
+   (:mod:`metalegnet.surface.registration`); the best template per motif is kept;
 4. the adsorbate is put in the template's pose; clashing poses are dropped
    (:mod:`metalegnet.seam.place`);
 5. ranking by the score (lower is better, eV)::
@@ -38,11 +38,11 @@ from ase import Atoms
 
 from metalegnet.errors import DataError
 from metalegnet.seam.place import CLASH_FACTOR, adsorbate_positions, build_adslab, clash
-from metalegnet.seam.register import Registration, RegistrationConfig, register
 from metalegnet.surface.adsorbates import AdsorbateDef, get_adsorbate
 from metalegnet.surface.detect import check_slab, find_surface_atoms, in_plane_images
 from metalegnet.surface.environment import LocalEnvironment, formula
 from metalegnet.surface.motifs import Motif, find_motifs
+from metalegnet.surface.registration import Registration, RegistrationConfig, register
 
 
 @dataclass(frozen=True)

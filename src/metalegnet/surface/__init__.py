@@ -10,7 +10,11 @@ Shared by the data generator (:mod:`metalegnet.data.generate`) and SEAM
   covalent-radii height solver;
 * :mod:`~metalegnet.surface.relax`: BFGS relaxation keeping every frame;
 * :mod:`~metalegnet.surface.anomalies`: AdsorbML's anomaly checks (desorbed, dissociated,
-  surface changed, intercalated, exploded).
+  surface changed, intercalated, exploded);
+* :mod:`~metalegnet.surface.detect`: surface atoms (tags or geometry);
+* :mod:`~metalegnet.surface.motifs`: candidate sites (top, bridge, hollow-3, hollow-4);
+* :mod:`~metalegnet.surface.environment`: a local adsorption environment in the surface frame;
+* :mod:`~metalegnet.surface.registration`: normal-fixed rigid registration of environments.
 """
 
 from metalegnet.surface.adsorbates import ADSORBATES, AdsorbateDef, get_adsorbate

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from metalegnet.seam.register import RegistrationConfig, fit_about_normal, register, rot_z
 from metalegnet.surface.detect import in_plane_images
 from metalegnet.surface.motifs import find_motifs
+from metalegnet.surface.registration import RegistrationConfig, fit_about_normal, register, rot_z
 from tests.seam.helpers import alloy_slab, co_adslab, rotated_copy, template_of
 
 
