@@ -1,0 +1,64 @@
+"""``metalegnet adapt``: checkpoint + support file -> adapted checkpoint."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from metalegnet.checkpoint import load_checkpoint, save_checkpoint
+from metalegnet.data.io import read_structures
+from metalegnet.data.labels import labels_for_task
+from metalegnet.data.validate import validate_structures
+from metalegnet.errors import CheckpointError
+from metalegnet.inference import check_structures
+from metalegnet.meta.adapt import AdaptConfig, AdaptResult, adapt
+from metalegnet.train.losses import LossScales, Objective
+
+#: inner rate of a checkpoint that was not meta-trained
+DEFAULT_INNER_LR = 0.01
+
+
+def checkpoint_objective(payload: dict) -> tuple[Objective, str, str]:
+    """The training objective of a checkpoint (task, energy target, loss scales)."""
+    meta = payload.get("metadata") or {}
+    task = meta.get("task", "s2ef")
+    target = meta.get("energy_target", "total")
+    if task not in ("s2e", "s2f", "s2ef"):
+        raise CheckpointError(f"adapt supports s2e / s2f / s2ef checkpoints, this one is "
+                              f"{task!r}")
+    scales = meta.get("loss_scales") or {}
+    label = None if task == "s2f" else ("energy" if target == "total" else "e_ads")
+    objective = Objective(label, task in ("s2f", "s2ef"),
+                          LossScales(float(scales.get("sigma_energy", 1.0)),
+                                     float(scales.get("sigma_forces", 1.0))))
+    return objective, task, target
+
+
+def adapt_checkpoint(checkpoint: str | os.PathLike, support: str | os.PathLike,
+                     output: str | os.PathLike, steps: int | None = None,
+                     lr: float | None = None, step_grid: list[int] | None = None,
+                     folds: int = 5, energy_key: str | None = None, task_shift: bool = True
+                     ) -> tuple[AdaptResult, Path]:
+    """Adapt ``checkpoint`` on the structures of ``support`` and write ``output``."""
+    config = AdaptConfig(steps=steps, lr=lr, folds=folds, task_shift=task_shift,
+                         **({"step_grid": step_grid} if step_grid else {}))
+    model, payload = load_checkpoint(checkpoint)
+    objective, task, target = checkpoint_objective(payload)
+    meta = payload.get("metadata") or {}
+    energy_key = energy_key or meta.get("energy_key")
+    structures = read_structures(support)
+    validate_structures(structures, energy_key=energy_key)
+    check_structures(model, structures, source=str(support))
+    samples = labels_for_task(structures, task, target, energy_key)
+    inner = meta.get("meta", {}).get("inner_lr", DEFAULT_INNER_LR)
+    if payload.get("inner_lrs"):
+        inner = {n: v.to(next(model.parameters()).dtype) for n, v in
+                 payload["inner_lrs"].items()}
+    result = adapt(model, samples, objective, inner, config)
+    metadata = dict(meta)
+    metadata["adaptation"] = {**result.summary(), "support": str(support),
+                              "num_support": len(samples), "base_checkpoint": str(checkpoint)}
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(out, result.model, payload["model_name"], metadata)
+    return result, out

@@ -1,0 +1,101 @@
+"""``MetaTrainConfig``: every setting of one meta-training run (saved as ``config.yaml``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from metalegnet.config import check_fields, from_dict, load_yaml, save_yaml
+from metalegnet.errors import ConfigError
+from metalegnet.meta.maml import MAMLConfig
+from metalegnet.train.config import TrainConfig
+
+
+@dataclass
+class MetaTrainConfig:
+    """One meta-training run (MAML over source tasks, eqs. 24-25).
+
+    Attributes:
+        data: data source (file, folder, glob or embedded name), or several joined by ``,``.
+        group_by: ``info`` keys whose values define a task (e.g. ``[surface, adsorbate]``).
+        targets: held-out target tasks, ``KEY=V1+V2;KEY2=...`` (never meta-trained on; the
+            leak check refuses a target system in the source); empty: none.
+        task / energy_target / energy_key: the labels, as in ``metalegnet train``.
+        model / model_config / cutoff: the network, as in ``metalegnet train``.
+        init: start from this checkpoint (e.g. an ordinary pretraining) instead of a
+            fresh model; its normalisation is kept.
+        support / query: structures drawn per task and meta-step (capped by the task size).
+        meta_batch: tasks per outer step (|B| of eq. 25).
+        meta_steps: outer steps. outer_lr: Adam rate beta. grad_clip: outer gradient norm.
+        min_task_size: tasks with fewer structures are left out (need support + query).
+        inner_steps / inner_lr / first_order / meta_sgd / task_shift: :class:`MAMLConfig`.
+        seed: model initialisation and task draws (draws of step t depend on (seed, t)
+            only, so a resumed run replays an uninterrupted one).
+        checkpoint_every: write ``last.pt`` every this many outer steps.
+    """
+
+    data: str = "wwl-simple"
+    group_by: list[str] = field(default_factory=lambda: ["surface", "adsorbate"])
+    targets: str = ""
+    task: str = "s2e"
+    energy_target: str = "adsorption"
+    energy_key: str | None = None
+    model: str = "legnet-vanilla"
+    model_config: dict[str, Any] = field(default_factory=dict)
+    cutoff: float = 6.0
+    init: str | None = None
+    support: int = 5
+    query: int = 10
+    meta_batch: int = 4
+    meta_steps: int = 200
+    outer_lr: float = 1e-3
+    grad_clip: float = 10.0
+    min_task_size: int = 3
+    inner_steps: int = 3
+    inner_lr: float = 0.01
+    first_order: bool = False
+    meta_sgd: bool = False
+    task_shift: bool = True
+    seed: int = 0
+    checkpoint_every: int = 20
+    num_threads: int | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        for name in ("support", "query", "meta_batch", "meta_steps", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"MetaTrainConfig.{name} must be >= 1, got "
+                                  f"{getattr(self, name)}")
+        if self.min_task_size < 2:
+            raise ConfigError("MetaTrainConfig.min_task_size must be >= 2 (support + query)")
+        if not self.outer_lr > 0:
+            raise ConfigError(f"MetaTrainConfig.outer_lr must be > 0, got {self.outer_lr}")
+        if not self.group_by:
+            raise ConfigError("MetaTrainConfig.group_by needs at least one info key")
+        self.maml  # noqa: B018 -- checks the inner-loop settings
+        self.train_config  # noqa: B018 -- checks task, model, model_config
+
+    @property
+    def maml(self) -> MAMLConfig:
+        return MAMLConfig(self.inner_steps, self.inner_lr, self.first_order, self.meta_sgd,
+                          self.task_shift)
+
+    @property
+    def train_config(self) -> TrainConfig:
+        """The equivalent ordinary training config (labels, normalisation, model)."""
+        return TrainConfig(data=self.data, task=self.task, energy_target=self.energy_target,
+                           energy_key=self.energy_key, model=self.model,
+                           model_config=dict(self.model_config), cutoff=self.cutoff,
+                           group_by=list(self.group_by), drop_unlabelled=True,
+                           seed=self.seed, progress=False)
+
+
+def load_meta_config(path: str, overrides: dict[str, Any] | None = None) -> MetaTrainConfig:
+    data = load_yaml(path) if path else {}
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return from_dict(MetaTrainConfig, data)
+
+
+def save_meta_config(config: MetaTrainConfig, path) -> None:
+    save_yaml(config, path)
