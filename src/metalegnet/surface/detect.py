@@ -80,3 +80,46 @@ def find_surface_atoms(atoms: Atoms, method: str = "auto",
     lateral = np.linalg.norm(pos[None, :, :2] - sub.positions[:, None, :2], axis=-1)
     covered = ((rise > min_rise) & (lateral < lateral_factor * d_nn)).any(axis=1)
     return substrate[~covered]
+
+
+#: Elements taken for adsorbate atoms when a structure carries no tag 2.
+ADSORBATE_ELEMENTS = frozenset({"H", "B", "C", "N", "O", "F", "P", "S", "Cl", "Br", "I"})
+
+
+def with_oc20_tags(atoms: Atoms) -> Atoms:
+    """A copy tagged as OC20 does (2 adsorbate, 1 surface, 0 the rest), tags kept when the
+    structure already has adsorbate tags.
+
+    Without tag 2: the adsorbate is the non-metal atoms (:data:`ADSORBATE_ELEMENTS`) lying
+    above the highest other atom minus 0.5 Å, and those bonded to them among the non-metal
+    atoms (so the H of an OH counts); the surface atoms are found by geometry.
+    """
+    out = atoms.copy()
+    tags = out.get_tags()
+    if (tags == 2).any():
+        if not (tags == 1).any():
+            sub = np.flatnonzero(tags != 2)
+            surf = sub[find_surface_atoms(out[sub], "geometry")]
+            tags = tags.copy()
+            tags[surf] = 1
+            out.set_tags(tags)
+        return out
+    symbols = np.array(out.get_chemical_symbols())
+    light = np.isin(symbols, list(ADSORBATE_ELEMENTS))
+    tags = np.zeros(len(out), int)
+    if light.any() and (~light).any():
+        top = out.positions[~light, 2].max()
+        ads = light & (out.positions[:, 2] > top - 0.5)
+        changed = True
+        while changed:  # grow through bonds among light atoms
+            changed = False
+            for i in np.flatnonzero(light & ~ads):
+                d = out.get_distances(i, np.flatnonzero(ads), mic=True)
+                if len(d) and d.min() < 1.6:
+                    ads[i] = changed = True
+        tags[ads] = 2
+    sub = np.flatnonzero(tags != 2)
+    if len(sub) and out.pbc[0] and out.pbc[1]:
+        tags[sub[find_surface_atoms(out[sub], "geometry")]] = 1
+    out.set_tags(tags)
+    return out
