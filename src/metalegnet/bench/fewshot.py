@@ -1,0 +1,170 @@
+"""``metalegnet bench fewshot``: the few-shot table (the paper's Table 2 analogue).
+
+For every setting (:mod:`metalegnet.bench.fewshot_settings`): pretrain LegNet on the source
+tasks (``metalegnet train``), meta-train it with MAML from that pretraining (``metalegnet
+meta-train``), then for every target task, k in ``ks`` and ``draws`` random support draws
+(the query set is the rest of the task) score every method of
+:mod:`metalegnet.bench.fewshot_methods` on the same draws: query MAE of the adsorption
+energy (eV), mean ± std over draws.
+
+Resumable: finished pretraining / meta-training runs are reused (a killed one resumes from
+its ``last.pt``) and every (target, k, draw, method) result is appended to
+``DIR/partial.jsonl`` as it is done; ``results.json`` and ``results.md`` are rewritten after
+every row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from metalegnet.errors import ConfigError
+
+DEFAULT_KS = (1, 5, 10, 20)
+MIN_QUERY = 10
+
+
+@dataclass
+class FewShotRun:
+    out: Path
+    settings: list[str] = field(default_factory=lambda: ["wwl-alloys", "xu-kitchin"])
+    ks: list[int] = field(default_factory=lambda: list(DEFAULT_KS))
+    draws: int = 10
+    seed: int = 0
+    pretrain_epochs: int = 15
+    meta_steps: int = 60
+    methods: list[str] | None = None
+    model_config: dict = field(default_factory=lambda: {"num_features": 16, "num_blocks": 2})
+    cutoff: float = 5.0
+    inner_steps: int = 2
+    inner_lr: float = 0.005
+    command: str = ""
+
+
+def register(bench_subparsers) -> None:
+    p = bench_subparsers.add_parser(
+        "fewshot", help="few-shot adaptation table: meta-LegNet vs fine-tuning, ridge, "
+        "scratch and zero-shot on held-out real targets",
+        description="Pretrain and meta-train on source tasks, then adapt to held-out target "
+        "tasks with k support structures (same draws for every method); write "
+        "DIR/results.json and DIR/results.md. Resumable: rerun the same command.")
+    p.add_argument("--out", metavar="DIR", required=True)
+    p.add_argument("--settings", help="comma-separated: wwl-alloys, xu-kitchin, gamenet-fg "
+                   "(default wwl-alloys,xu-kitchin)")
+    p.add_argument("--ks", help="support sizes (default 1,5,10,20)")
+    p.add_argument("--draws", type=int, default=10, help="support draws per target and k")
+    p.add_argument("--pretrain-epochs", type=int, default=15)
+    p.add_argument("--meta-steps", type=int, default=60)
+    p.add_argument("--methods", help="comma-separated subset of the methods")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run)
+
+
+def _ints(text: str, flag: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r}: expected integers like 1,5,10") from None
+
+
+def run(args) -> int:
+    from metalegnet.bench.fewshot_methods import METHODS
+    from metalegnet.bench.fewshot_settings import SETTINGS
+
+    settings = [s.strip() for s in (args.settings or "wwl-alloys,xu-kitchin").split(",")
+                if s.strip()]
+    bad = [s for s in settings if s not in SETTINGS]
+    if bad:
+        raise ConfigError(f"unknown setting(s) {', '.join(bad)}; choose from "
+                          f"{', '.join(SETTINGS)}")
+    methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
+    if methods and any(m not in METHODS for m in methods):
+        raise ConfigError(f"--methods: choose from {', '.join(METHODS)}")
+    ks = _ints(args.ks, "--ks") if args.ks else list(DEFAULT_KS)
+    if not ks or any(k < 1 for k in ks) or args.draws < 1:
+        raise ConfigError("--ks needs values >= 1 and --draws >= 1")
+    parts = ["metalegnet bench fewshot", f"--out {args.out}"]
+    for flag, value in (("--settings", args.settings), ("--ks", args.ks),
+                        ("--draws", args.draws), ("--pretrain-epochs", args.pretrain_epochs),
+                        ("--meta-steps", args.meta_steps), ("--methods", args.methods),
+                        ("--seed", args.seed)):
+        if value is not None:
+            parts.append(f"{flag} {value}")
+    cfg = FewShotRun(out=Path(args.out), settings=settings, ks=ks, draws=args.draws,
+                     seed=args.seed, pretrain_epochs=args.pretrain_epochs,
+                     meta_steps=args.meta_steps, methods=methods, command=" ".join(parts))
+    from metalegnet.bench.fewshot_run import run_fewshot
+
+    run_fewshot(cfg, [SETTINGS[s] for s in settings])
+    print(f"wrote {cfg.out}/results.json and {cfg.out}/results.md")
+    return 0
+
+
+def summarize(records: list[dict]) -> list[dict]:
+    """One row per (target, k): mean ± std query MAE per method over draws."""
+    rows: dict[tuple, dict] = {}
+    for r in records:
+        row = rows.setdefault((r["target"], r["k"]), {"target": r["target"], "k": r["k"],
+                                                      "setting": r["setting"],
+                                                      "n_query": r["n_query"], "_m": {}})
+        row["_m"].setdefault(r["method"], []).append(r)
+    out = []
+    for row in rows.values():
+        models, choices = {}, {}
+        for method, recs in row.pop("_m").items():
+            mae = np.asarray([x["mae"] for x in recs])
+            models[method] = {"mae_mean": float(mae.mean()), "mae_std": float(mae.std()),
+                              "n_draws": len(recs),
+                              "seconds_mean": float(np.mean([x["seconds"] for x in recs]))}
+            if method == "meta-legnet":
+                for x in recs:
+                    c = x.get("choice", "")
+                    choices[c] = choices.get(c, 0) + 1
+        row["models"] = models
+        if choices:
+            row["meta_legnet_choices"] = choices
+        out.append(row)
+    return out
+
+
+def markdown(results: dict) -> str:
+    rows = results["rows"]
+    methods = []
+    for r in rows:
+        methods += [m for m in r["models"] if m not in methods]
+    lines = ["# Few-shot adaptation (query MAE of the adsorption energy, eV)", "",
+             f"Command: `{results['command']}`  ", f"Machine: {results['machine']}  ",
+             f"Date: {results['date']}", "",
+             "Mean ± std over support draws (the query set is the rest of the target task; "
+             "the same draws for every method). Lowest mean in bold.", "",
+             "| target | k | " + " | ".join(methods) + " |",
+             "|---|---|" + "---|" * len(methods)]
+    for r in rows:
+        best = min(v["mae_mean"] for v in r["models"].values())
+        cells = []
+        for m in methods:
+            v = r["models"].get(m)
+            if v is None:
+                cells.append("")
+                continue
+            txt = f"{v['mae_mean']:.3f} ± {v['mae_std']:.3f}"
+            cells.append(f"**{txt}**" if v["mae_mean"] == best else txt)
+        lines.append(f"| {r['target']} | {r['k']} | " + " | ".join(cells) + " |")
+    lines += ["", "meta-legnet's cross-validated choice per row (draws): " + "; ".join(
+        f"{r['target']} k={r['k']}: " + ", ".join(f"{c} x{n}" for c, n in
+                                                  sorted(r.get("meta_legnet_choices", {})
+                                                         .items()))
+        for r in rows if r.get("meta_legnet_choices")), "", "## Cost (CPU seconds, wall)", ""]
+    lines.append("| setting | pretraining (s) | meta-training (s) | meta / pretraining | "
+                 "adaptation per task, meta-legnet (s) | fine-tuning per task (s) |")
+    lines.append("|---|---|---|---|---|---|")
+    for name, c in results.get("cost", {}).items():
+        ratio = (c["meta_train_s"] / c["pretrain_s"]) if c.get("pretrain_s") else float("nan")
+        lines.append(f"| {name} | {c['pretrain_s']:.0f} | {c['meta_train_s']:.0f} | "
+                     f"{ratio:.2f} | {c.get('adapt_s', float('nan')):.2f} | "
+                     f"{c.get('finetune_s', float('nan')):.2f} |")
+    for note in results.get("notes", []):
+        lines += ["", note]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,167 @@
+"""The few-shot methods compared by ``metalegnet bench fewshot``, each a function
+``(support, query) -> query predictions (eV)`` on the same support/query draws.
+
+=====================  ===================================================================
+``meta-legnet``        meta-trained LegNet (MAML, :mod:`metalegnet.meta`), adapted with
+                       :func:`metalegnet.meta.adapt.adapt` (steps by cross-validation on
+                       the support set, zero-shot fallback)
+``meta-legnet-fixed``  the same, always the meta-trained number of inner steps (no CV)
+``legnet+adapt``       ablation: the *pretrained* LegNet through the same adaptation
+                       (what the adaptation procedure gives without meta-training)
+``fine-tuned-legnet``  pretrained LegNet, all weights fine-tuned on the support set with
+                       Adam (fixed steps and rate; what fairchem/MACE users do)
+``ridge``              scikit-learn RidgeCV on frozen pretrained features: the graph mean
+                       of the final atom features s_i plus the zero-shot prediction,
+                       standardised (k < 2: the support mean)
+``scratch-legnet``     a new LegNet trained on the support set alone (energy reference:
+                       the support mean)
+``zero-shot-legnet``   the pretrained LegNet, no adaptation
+=====================  ===================================================================
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from metalegnet.data.labels import Sample
+from metalegnet.meta.adapt import AdaptConfig, adapt
+from metalegnet.meta.maml import samples_graph, task_loss
+from metalegnet.model import LegNet
+from metalegnet.train.losses import LossScales, Objective
+
+LABEL = "e_ads"
+
+
+@dataclass
+class FewShotModels:
+    """What the methods start from (loaded once per setting)."""
+
+    pretrained: torch.nn.Module
+    meta: torch.nn.Module | None
+    inner_lr: float | dict
+    inner_steps: int
+    sigma_energy: float
+    finetune_steps: int = 30
+    finetune_lr: float = 1e-3
+    scratch_steps: int = 60
+    scratch_lr: float = 5e-3
+    step_grid: tuple[int, ...] = (0, 1, 2, 4, 8)
+    folds: int = 4
+
+    @property
+    def objective(self) -> Objective:
+        return Objective(LABEL, False, LossScales(energy=self.sigma_energy))
+
+
+def targets(samples: Sequence[Sample]) -> np.ndarray:
+    return np.asarray([float(s.labels[LABEL]) for s in samples])
+
+
+def energies(model: torch.nn.Module, samples: Sequence[Sample], batch: int = 32
+             ) -> np.ndarray:
+    """E_G (eV) of every sample (no forces)."""
+    model.eval()
+    dtype = next(model.parameters()).dtype
+    out = []
+    with torch.no_grad():
+        for k in range(0, len(samples), batch):
+            g = samples_graph(samples[k:k + batch], model.cutoff, dtype)
+            out.append(model(g, compute_forces=False).energy.double().numpy())
+    return np.concatenate(out)
+
+
+def graph_features(model: torch.nn.Module, samples: Sequence[Sample], batch: int = 32
+                   ) -> np.ndarray:
+    """Graph means of the final atom features s_i ``[G, F]`` plus E_G: ``[G, F + 1]``."""
+    model.eval()
+    dtype = next(model.parameters()).dtype
+    rows = []
+    with torch.no_grad():
+        for k in range(0, len(samples), batch):
+            g = samples_graph(samples[k:k + batch], model.cutoff, dtype)
+            out = model(g, compute_forces=False)
+            f = out.latent.new_zeros(g.num_graphs, out.latent.shape[1])
+            f = f.index_add(0, g.batch, out.latent) / g.natoms.unsqueeze(1).to(f.dtype)
+            rows.append(torch.cat([f, out.energy.unsqueeze(1)], 1).double().numpy())
+    return np.concatenate(rows)
+
+
+def _train(model: torch.nn.Module, support: Sequence[Sample], objective: Objective,
+           steps: int, lr: float) -> torch.nn.Module:
+    """Full-batch Adam on the support set (the training loss)."""
+    graph = samples_graph(support, model.cutoff, next(model.parameters()).dtype)
+    params = dict(model.named_parameters())
+    opt = torch.optim.Adam(params.values(), lr=lr)
+    model.train()
+    for _ in range(steps):
+        loss = task_loss(model, params, graph, objective, create_graph=False)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    model.eval()
+    return model
+
+
+def meta_legnet(m: FewShotModels, support, query, seed: int, fixed: bool = False):
+    cfg = AdaptConfig(steps=m.inner_steps if fixed else None, step_grid=list(m.step_grid),
+                      folds=m.folds, seed=seed)
+    r = adapt(m.meta, support, m.objective, m.inner_lr, cfg)
+    return energies(r.model, query), {"choice": r.choice, "seconds": r.seconds}
+
+
+def legnet_adapt(m: FewShotModels, support, query, seed: int):
+    lr = m.inner_lr if isinstance(m.inner_lr, float) else 0.01
+    cfg = AdaptConfig(step_grid=list(m.step_grid), folds=m.folds, seed=seed)
+    r = adapt(m.pretrained, support, m.objective, lr, cfg)
+    return energies(r.model, query), {"choice": r.choice, "seconds": r.seconds}
+
+
+def fine_tuned(m: FewShotModels, support, query, seed: int):
+    torch.manual_seed(seed)
+    model = _train(copy.deepcopy(m.pretrained), support, m.objective, m.finetune_steps,
+                   m.finetune_lr)
+    return energies(model, query), {}
+
+
+def ridge(m: FewShotModels, support, query, seed: int):
+    y = targets(support)
+    if len(support) < 2:
+        return np.full(len(query), float(y.mean())), {}
+    from sklearn.linear_model import RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    reg = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
+    reg.fit(graph_features(m.pretrained, support), y)
+    return reg.predict(graph_features(m.pretrained, query)), {}
+
+
+def scratch(m: FewShotModels, support, query, seed: int):
+    torch.manual_seed(seed)
+    model = LegNet(copy.deepcopy(m.pretrained.config))
+    y = targets(support)
+    scale = float(y.std()) if len(y) > 1 and y.std() > 1e-3 else 1.0
+    model.normalization.set(scale=scale, shift_graph=float(y.mean()))
+    objective = Objective(LABEL, False, LossScales(energy=scale))
+    model = _train(model, support, objective, m.scratch_steps, m.scratch_lr)
+    return energies(model, query), {}
+
+
+def zero_shot(m: FewShotModels, support, query, seed: int):
+    return energies(m.pretrained, query), {}
+
+
+METHODS = {
+    "meta-legnet": meta_legnet,
+    "meta-legnet-fixed": lambda m, s, q, seed: meta_legnet(m, s, q, seed, fixed=True),
+    "legnet+adapt": legnet_adapt,
+    "fine-tuned-legnet": fine_tuned,
+    "ridge": ridge,
+    "scratch-legnet": scratch,
+    "zero-shot-legnet": zero_shot,
+}

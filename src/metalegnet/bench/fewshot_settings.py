@@ -1,0 +1,49 @@
+"""Few-shot settings: source data, the task rule, and the held-out target tasks.
+
+*Choice*: a task here is one catalyst surface with every adsorbate computed on it
+(``surface,facet`` in WWL-GPR, ``metal`` in Xu & Kitchin and GAME-Net FG): the situation
+of a user with a new catalyst and a handful of DFT calculations, and the only grouping in
+which every target has > 20 structures (a (surface, adsorbate) group of the complex WWL set
+has 7-37). The leak check (:func:`metalegnet.meta.tasks.check_no_leak`) refuses any target
+(surface, adsorbate) or (metal, adsorbate) pair that occurs in the source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ase import Atoms
+
+from metalegnet.data.registry import load
+
+
+@dataclass
+class Setting:
+    """``data``: embedded sets (joined); ``targets``: name -> info filter of the target
+    task(s); every other task is a source task."""
+
+    name: str
+    data: tuple[str, ...]
+    group_by: tuple[str, ...]
+    targets: dict[str, dict[str, list[str]]]
+    loader: Callable[[], list[Atoms]] | None = field(default=None, repr=False)
+
+    def structures(self) -> list[Atoms]:
+        if self.loader is not None:
+            return self.loader()
+        return [a for name in self.data for a in load(name)]
+
+
+SETTINGS = {
+    "wwl-alloys": Setting(
+        "wwl-alloys", ("wwl-simple", "wwl-complex"), ("surface", "facet"),
+        {"wwl CuCo(111) C2 oxygenates": {"surface": ["CuCo"]},
+         "wwl PdRh(111) C2 oxygenates": {"surface": ["PdRh"]}}),
+    "xu-kitchin": Setting(
+        "xu-kitchin", ("xu-kitchin",), ("metal",),
+        {"xu-kitchin Cu(111)": {"metal": ["Cu"]}, "xu-kitchin Pt(111)": {"metal": ["Pt"]}}),
+    "gamenet-fg": Setting(
+        "gamenet-fg", ("gamenet-fg",), ("metal",),
+        {"gamenet-fg Cu(111)": {"metal": ["Cu"]}, "gamenet-fg Ru(0001)": {"metal": ["Ru"]}}),
+}
