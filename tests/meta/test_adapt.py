@@ -48,3 +48,19 @@ def test_adapt_falls_back_to_zero_shot(emt_tasks):
     exact = adapt(model, samples[:4], objective, 50.0,
                   AdaptConfig(step_grid=[1, 2], task_shift=False))
     assert exact.choice == "zero-shot"
+
+
+def test_small_support_policy_chosen_on_source_tasks(emt_tasks):
+    from metalegnet.meta.adapt import small_support_policy
+    from metalegnet.meta.tasks import build_tasks
+
+    samples = labels_for_task(emt_tasks, "s2e", "total")
+    tasks = build_tasks(samples, ["surface", "adsorbate"])
+    objective = Objective("energy", False, LossScales(energy=0.3))
+    model = _model(shift=-3.0)
+    policy = small_support_policy(model, tasks[:3], objective, 0.01, [0, 1])
+    assert policy["choice"] != "zero-shot" and policy["draws"] == 6
+    one = adapt(model, samples[18:19], objective, 0.01,
+                small_support_choice=policy["choice"])
+    assert one.choice == policy["choice"]
+    assert _loss(one.model, samples[19:], objective) < _loss(model, samples[19:], objective)

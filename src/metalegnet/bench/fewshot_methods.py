@@ -52,6 +52,7 @@ class FewShotModels:
     scratch_lr: float = 5e-3
     step_grid: tuple[int, ...] = (0, 1, 2, 4, 8)
     folds: int = 4
+    small_support_choice: str | None = None  # meta-training's choice for k = 1
 
     @property
     def objective(self) -> Objective:
@@ -110,7 +111,8 @@ def _train(model: torch.nn.Module, support: Sequence[Sample], objective: Objecti
 def meta_legnet(m: FewShotModels, support, query, seed: int, fixed: bool = False):
     cfg = AdaptConfig(steps=m.inner_steps if fixed else None, step_grid=list(m.step_grid),
                       folds=m.folds, seed=seed)
-    r = adapt(m.meta, support, m.objective, m.inner_lr, cfg)
+    r = adapt(m.meta, support, m.objective, m.inner_lr, cfg,
+              small_support_choice=m.small_support_choice)
     return energies(r.model, query), {"choice": r.choice, "seconds": r.seconds}
 
 

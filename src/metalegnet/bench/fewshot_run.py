@@ -81,6 +81,9 @@ def prepare_models(run: FewShotRun, setting: Setting, source: list[Task], log) -
     meta_metrics = json.loads((meta / "metrics.json").read_text())
     models = FewShotModels(pretrained=pretrained, meta=meta_model, inner_lr=lrs,
                            inner_steps=run.inner_steps,
+                           small_support_choice=((payload["metadata"]["meta"]
+                                                  .get("small_support") or {})
+                                                 .get("choice")),
                            sigma_energy=float(pre_payload["metadata"]["loss_scales"]
                                               ["sigma_energy"]))
     return {"models": models, "pretrain_s": float(pre_metrics["train_time_s"]),

@@ -8,8 +8,10 @@ The number of steps is chosen on the support set itself, by ``folds``-fold
 cross-validation (leave-one-out for k <= ``folds``): for every candidate, adapt on the
 other folds and score the held-out fold with the training loss; the candidates are
 *zero-shot* (no shift, no step) and, with the shift, n in ``step_grid``. The candidate with
-the lowest mean held-out loss wins; zero-shot wins ties, and with k < 2 (nothing to hold
-out) zero-shot is kept. With ``steps`` fixed (``--steps K``) no cross-validation is run.
+the lowest mean held-out loss wins; zero-shot wins ties. With k < 2 (nothing to hold out) the
+candidate chosen the same way on one-structure draws of the source tasks at the end of
+meta-training is taken (:func:`small_support_policy`, stored in the checkpoint), else
+zero-shot. With ``steps`` fixed (``--steps K``) no cross-validation is run.
 """
 
 from __future__ import annotations
@@ -95,44 +97,64 @@ def _candidate(n: int) -> str:
     return f"steps={n}"
 
 
+def candidate_losses(model, params: Params, train: Sequence[Sample],
+                     held: Sequence[Sample], objective: Objective, lr, grid: Sequence[int],
+                     task_shift: bool = True) -> dict[str, float]:
+    """Held-out loss of every candidate (zero-shot; shift + n steps for n in ``grid``)
+    after adapting on ``train``."""
+    dtype = next(model.parameters()).dtype
+    train_g = samples_graph(train, model.cutoff, dtype)
+    held_g = samples_graph(held, model.cutoff, dtype)
+    grid = sorted(set(grid))
+
+    def score(p, shift=None) -> float:
+        return float(task_loss(model, p, held_g, objective, shift, create_graph=False)
+                     .detach())
+
+    out = {ZERO_SHOT: score(params)}
+    shift = (support_shift(model, params, train_g, objective, differentiable=False)
+             if task_shift else None)
+    if 0 in grid:
+        out[_candidate(0)] = score(params, shift)
+
+    def record(j, p):
+        if j in grid:
+            out[_candidate(j)] = score(p, shift)
+
+    inner_loop(model, params, train_g, objective, max(grid), lr, second_order=False,
+               shift=shift, keep_graph=False, callback=record)
+    return out
+
+
 def _cv_losses(model, params: Params, samples: Sequence[Sample], objective: Objective,
-               lr, config: AdaptConfig, dtype) -> dict[str, float]:
+               lr, config: AdaptConfig) -> dict[str, float]:
     k = len(samples)
     folds = min(config.folds, k)
     order = np.random.default_rng(config.seed).permutation(k)
-    grid = sorted(set(config.step_grid))
-    sums = {ZERO_SHOT: 0.0, **{_candidate(n): 0.0 for n in grid}}
+    sums: dict[str, float] = {}
     for f in range(folds):
-        held = [samples[i] for i in order[f::folds]]
-        rest = [samples[i] for i in order if i not in set(order[f::folds])]
-        train_g = samples_graph(rest, model.cutoff, dtype)
-        held_g = samples_graph(held, model.cutoff, dtype)
+        held_idx = set(order[f::folds].tolist())
+        held = [samples[i] for i in sorted(held_idx)]
+        rest = [samples[i] for i in order if i not in held_idx]
+        for key, value in candidate_losses(model, params, rest, held, objective, lr,
+                                           config.step_grid, config.task_shift).items():
+            sums[key] = sums.get(key, 0.0) + value / folds
+    return sums
 
-        def score(p, shift=None, held_g=held_g) -> float:
-            return float(task_loss(model, p, held_g, objective, shift, create_graph=False)
-                         .detach())
 
-        sums[ZERO_SHOT] += score(params)
-        shift = (support_shift(model, params, train_g, objective, differentiable=False)
-                 if config.task_shift else None)
-        if 0 in grid:
-            sums[_candidate(0)] += score(params, shift)
-
-        def record(j, p, shift=shift, score=score):
-            if j in grid:
-                sums[_candidate(j)] += score(p, shift)
-
-        inner_loop(model, params, train_g, objective, max(grid), lr, second_order=False,
-                   shift=shift, keep_graph=False, callback=record)
-    return {key: value / folds for key, value in sums.items()}
+def candidate_step(choice: str) -> int:
+    return 0 if choice == ZERO_SHOT else int(choice.split("=")[1])
 
 
 def adapt(model: torch.nn.Module, support: Sequence[Sample], objective: Objective,
-          inner_lr: float | Params, config: AdaptConfig | None = None) -> AdaptResult:
+          inner_lr: float | Params, config: AdaptConfig | None = None,
+          small_support_choice: str | None = None) -> AdaptResult:
     """Adapt a copy of ``model`` to the task of ``support`` (module docstring).
 
     ``inner_lr``: the meta-trained alpha (float or per-parameter Meta-SGD rates), used
-    unless ``config.lr`` is set."""
+    unless ``config.lr`` is set. ``small_support_choice``: the candidate to take when the
+    support set is too small to cross-validate (k = 1), chosen beforehand on the source
+    tasks (:func:`small_support_policy`); default zero-shot."""
     config = config or AdaptConfig()
     t0 = time.perf_counter()
     if not support:
@@ -148,13 +170,16 @@ def adapt(model: torch.nn.Module, support: Sequence[Sample], objective: Objectiv
         choice, steps = _candidate(config.steps), config.steps
         reason = "fixed --steps"
     elif len(support) < 2:
-        choice, steps = ZERO_SHOT, 0
-        reason = "fewer than 2 support structures: nothing to cross-validate on"
+        choice = small_support_choice or ZERO_SHOT
+        steps = candidate_step(choice)
+        reason = ("fewer than 2 support structures: nothing to cross-validate on; "
+                  + ("the choice made on the source tasks" if small_support_choice
+                     else "zero-shot"))
     else:
-        cv = _cv_losses(model, params, support, objective, lr, config, dtype)
+        cv = _cv_losses(model, params, support, objective, lr, config)
         best = min(cv, key=lambda c: (cv[c], c != ZERO_SHOT))
         choice = best
-        steps = 0 if best == ZERO_SHOT else int(best.split("=")[1])
+        steps = candidate_step(best)
         reason = f"{min(config.folds, len(support))}-fold cross-validation on the support set"
     shift = 0.0
     if choice != ZERO_SHOT:
@@ -174,3 +199,29 @@ def adapt(model: torch.nn.Module, support: Sequence[Sample], objective: Objectiv
         p.requires_grad_(True)
     return AdaptResult(model=model, choice=choice, steps=steps, shift=shift, cv=cv,
                        seconds=time.perf_counter() - t0, reason=reason)
+
+
+def small_support_policy(model: torch.nn.Module, tasks, objective: Objective, lr,
+                         grid: Sequence[int], task_shift: bool = True, draws: int = 2,
+                         max_query: int = 20, seed: int = 0) -> dict:
+    """The candidate for k = 1 (no cross-validation possible): the lowest mean query loss
+    over ``draws`` one-structure support draws of every source task (query: up to
+    ``max_query`` others). The model was meta-trained on these tasks, so zero-shot looks
+    better there than on a new task: the estimate leans towards the safe choice."""
+    rng = np.random.default_rng(seed)
+    model = exact_higher_derivatives(copy.deepcopy(model))
+    params = {n: p.detach().requires_grad_(True) for n, p in model.named_parameters()}
+    sums: dict[str, float] = {}
+    count = 0
+    for task in tasks:
+        if len(task) < 2:
+            continue
+        for _ in range(draws):
+            support, query = task.draw(1, rng, max_query)
+            for key, value in candidate_losses(model, params, support, query, objective, lr,
+                                               grid, task_shift).items():
+                sums[key] = sums.get(key, 0.0) + value
+            count += 1
+    losses = {k: v / max(count, 1) for k, v in sums.items()}
+    choice = min(losses, key=lambda c: (losses[c], c != ZERO_SHOT)) if losses else ZERO_SHOT
+    return {"choice": choice, "losses": losses, "draws": count}

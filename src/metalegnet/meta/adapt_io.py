@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from metalegnet.checkpoint import load_checkpoint, save_checkpoint
+from metalegnet.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from metalegnet.data.io import read_structures
 from metalegnet.data.labels import labels_for_task
 from metalegnet.data.validate import validate_structures
@@ -40,8 +40,10 @@ def adapt_checkpoint(checkpoint: str | os.PathLike, support: str | os.PathLike,
                      folds: int = 5, energy_key: str | None = None, task_shift: bool = True
                      ) -> tuple[AdaptResult, Path]:
     """Adapt ``checkpoint`` on the structures of ``support`` and write ``output``."""
+    meta_info = ((read_checkpoint(checkpoint).get("metadata") or {}).get("meta") or {})
+    grid = step_grid or meta_info.get("adapt_step_grid")
     config = AdaptConfig(steps=steps, lr=lr, folds=folds, task_shift=task_shift,
-                         **({"step_grid": step_grid} if step_grid else {}))
+                         **({"step_grid": list(grid)} if grid else {}))
     model, payload = load_checkpoint(checkpoint)
     objective, task, target = checkpoint_objective(payload)
     meta = payload.get("metadata") or {}
@@ -54,7 +56,8 @@ def adapt_checkpoint(checkpoint: str | os.PathLike, support: str | os.PathLike,
     if payload.get("inner_lrs"):
         inner = {n: v.to(next(model.parameters()).dtype) for n, v in
                  payload["inner_lrs"].items()}
-    result = adapt(model, samples, objective, inner, config)
+    small = (meta_info.get("small_support") or {}).get("choice") if task_shift else None
+    result = adapt(model, samples, objective, inner, config, small_support_choice=small)
     metadata = dict(meta)
     metadata["adaptation"] = {**result.summary(), "support": str(support),
                               "num_support": len(samples), "base_checkpoint": str(checkpoint)}

@@ -32,6 +32,9 @@ class MetaTrainConfig:
         seed: model initialisation and task draws (draws of step t depend on (seed, t)
             only, so a resumed run replays an uninterrupted one).
         checkpoint_every: write ``last.pt`` every this many outer steps.
+        small_support_draws: one-structure draws per source task, after meta-training, that
+            choose what ``adapt`` does with k = 1 (0: always zero-shot there).
+        adapt_step_grid: the step counts adaptation chooses from (stored for ``adapt``).
     """
 
     data: str = "wwl-simple"
@@ -58,6 +61,8 @@ class MetaTrainConfig:
     task_shift: bool = True
     seed: int = 0
     checkpoint_every: int = 20
+    small_support_draws: int = 2
+    adapt_step_grid: list[int] = field(default_factory=lambda: [0, 1, 2, 4, 8])
     num_threads: int | None = None
     progress: bool = True
 

@@ -26,6 +26,7 @@ from metalegnet.data.graph import AtomicGraph, atoms_to_graph, collate
 from metalegnet.data.io import read_structures
 from metalegnet.data.validate import validate_structures
 from metalegnet.errors import ConfigError, DataError
+from metalegnet.meta.adapt import small_support_policy
 from metalegnet.meta.config import MetaTrainConfig, save_meta_config
 from metalegnet.meta.maml import exact_higher_derivatives, init_inner_lrs, meta_loss
 from metalegnet.meta.tasks import Task, build_tasks, check_no_leak, parse_where, split_source_target
@@ -70,7 +71,7 @@ def prepare_tasks(config: MetaTrainConfig, structures: Sequence | None = None) -
 
 
 def meta_metadata(config: MetaTrainConfig, norm: Normalization, step: int,
-                  seconds: float, num_tasks: int) -> dict:
+                  seconds: float, num_tasks: int, small_support: dict | None = None) -> dict:
     tc = config.train_config
     return {"task": tc.task, "energy_target": tc.energy_target,
             "energy_label": tc.energy_label, "energy_key": tc.energy_key,
@@ -79,7 +80,9 @@ def meta_metadata(config: MetaTrainConfig, norm: Normalization, step: int,
             "meta": {**to_dict(config.maml), "group_by": list(config.group_by),
                      "meta_steps": step, "meta_batch": config.meta_batch,
                      "support": config.support, "query": config.query,
-                     "num_source_tasks": num_tasks, "train_time_s": round(seconds, 2)}}
+                     "num_source_tasks": num_tasks, "train_time_s": round(seconds, 2),
+                     "adapt_step_grid": list(config.adapt_step_grid),
+                     "small_support": small_support}}
 
 
 class MetaTrainer:
@@ -150,7 +153,8 @@ class MetaTrainer:
 
     def _save(self, name: str, **extra) -> None:
         m = meta_metadata(self.config, self.data.normalization, self.state["step"],
-                          self.state["elapsed_s"], len(self.data.source))
+                          self.state["elapsed_s"], len(self.data.source),
+                          self.state.get("small_support"))
         if self.lrs is not None:
             extra["inner_lrs"] = {n: v.detach().cpu() for n, v in self.lrs.items()}
         save_checkpoint(self.out / name, self.model, self.config.model, m, **extra)
@@ -197,6 +201,11 @@ class MetaTrainer:
                 t0 = time.time()
                 self._save_last()
         progress.end_epoch()
+        if c.small_support_draws and "small_support" not in s:
+            s["small_support"] = small_support_policy(
+                self.model, self.data.source, self.objective,
+                self.lrs if self.lrs is not None else c.inner_lr, c.adapt_step_grid,
+                c.task_shift, c.small_support_draws, seed=c.seed)
         s["elapsed_s"] += time.time() - t0
         self._save_last()
         self._save("checkpoint.pt")
