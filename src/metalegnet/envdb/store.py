@@ -174,9 +174,9 @@ def row_to_environment(row) -> LocalEnvironment:
     tags = np.asarray(row.tags) if hasattr(row, "tags") else np.ones(row.natoms, int)
     energy = row.get("source_energy")
     return LocalEnvironment(
-        symbols=tuple(row.symbols), positions=np.asarray(row.positions, float),
+        symbols=tuple(row.symbols), positions=np.array(row.positions, float),
         is_adsorbate=tags == 2, binding=int(row.binding),
         site=tuple(int(i) for i in row.data.get("site", [])), site_label=row.site_label,
-        adsorbate=row.adsorbate, importances=np.asarray(row.data.get("importances")),
+        adsorbate=row.adsorbate, importances=np.array(row.data.get("importances")),
         energy=None if energy is None else float(energy), tier=int(row.tier),
         key=str(row.id), meta={"sid": row.get("sid"), "family": row.get("family")})

@@ -78,6 +78,7 @@ def build_adslab(slab: Atoms, adsorbate: AdsorbateDef, positions: np.ndarray) ->
     constraints = out.constraints
     out.set_constraint()
     out.calc = None
+    out.info.pop("adsorbate_info", None)  # ase.build's site dict: not extxyz-writable
     out.extend(ads)
     fixed = [c for c in constraints if isinstance(c, FixAtoms)]
     if fixed:

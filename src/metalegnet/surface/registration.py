@@ -74,7 +74,7 @@ class Registration:
 
     def apply(self, points: np.ndarray) -> np.ndarray:
         """Template-frame points (Å) in the slab frame."""
-        return self.rotation.apply(points) + self.translation
+        return self.rotation.apply(np.array(points, float)) + self.translation
 
 
 def rot_z(theta: float) -> np.ndarray:
