@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from metalegnet.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from metalegnet.checkpoint import load_checkpoint, save_checkpoint
 from metalegnet.data.io import read_structures
 from metalegnet.data.labels import labels_for_task
 from metalegnet.data.validate import validate_structures
@@ -40,13 +40,14 @@ def adapt_checkpoint(checkpoint: str | os.PathLike, support: str | os.PathLike,
                      folds: int = 5, energy_key: str | None = None, task_shift: bool = True
                      ) -> tuple[AdaptResult, Path]:
     """Adapt ``checkpoint`` on the structures of ``support`` and write ``output``."""
-    meta_info = ((read_checkpoint(checkpoint).get("metadata") or {}).get("meta") or {})
-    grid = step_grid or meta_info.get("adapt_step_grid")
     config = AdaptConfig(steps=steps, lr=lr, folds=folds, task_shift=task_shift,
-                         **({"step_grid": list(grid)} if grid else {}))
+                         **({"step_grid": list(step_grid)} if step_grid else {}))
     model, payload = load_checkpoint(checkpoint)
     objective, task, target = checkpoint_objective(payload)
     meta = payload.get("metadata") or {}
+    meta_info = meta.get("meta") or {}
+    if not step_grid and meta_info.get("adapt_step_grid"):
+        config.step_grid = [int(n) for n in meta_info["adapt_step_grid"]]
     energy_key = energy_key or meta.get("energy_key")
     structures = read_structures(support)
     validate_structures(structures, energy_key=energy_key)
