@@ -54,7 +54,23 @@ def reference_energy(model, dataset, batch_size: int) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def run_one(row_key: str, model: str, seed: int, source: str, epochs: int | None) -> dict:
+def parse_model(name: str) -> tuple[str, dict]:
+    """``legnet`` or ``legnet[num_post_blocks=0,num_features=48]``: a suite model with
+    model_config overrides (values parsed as YAML)."""
+    import yaml
+
+    if "[" not in name:
+        return name, {}
+    base, rest = name.split("[", 1)
+    over = {}
+    for item in rest.rstrip("]").split(";"):
+        key, value = item.split("=", 1)
+        over[key.strip()] = yaml.safe_load(value)
+    return base, over
+
+
+def run_one(row_key: str, model: str, seed: int, source: str, epochs: int | None,
+            patience: int | None = None) -> dict:
     from metalegnet.bench.accuracy import train_config
     from metalegnet.bench.jobs import structures_of
     from metalegnet.bench.suites import get_suite
@@ -64,10 +80,14 @@ def run_one(row_key: str, model: str, seed: int, source: str, epochs: int | None
 
     suite = get_suite("quick")
     row = suite.row(row_key)
-    spec = suite.model(model)
+    base, overrides = parse_model(model)
+    spec = suite.model(base)
     cfg_dict = train_config(suite, row, spec, seed, source)
+    cfg_dict["model_config"].update(overrides)
     if epochs:
         cfg_dict["epochs"] = epochs
+    if patience is not None:
+        cfg_dict["patience"] = patience
     cfg = config_from_dict(cfg_dict)
     torch.set_num_threads(1)
     t0 = time.perf_counter()
@@ -136,16 +156,34 @@ def summarise(results: list[dict], rows: list[str], models: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _split_models(text: str) -> list[str]:
+    """Split on commas outside brackets."""
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return [m for m in out + [cur] if m]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", default="c3-cu111:s2e,bench-3d:s2e")
-    p.add_argument("--models", default=",".join(MODELS))
+    p.add_argument("--models", default=",".join(MODELS),
+                   help="comma-separated; a model may carry model_config overrides: "
+                        "'legnet[num_post_blocks=0;num_features=48]'")
+    p.add_argument("--patience", type=int, help="early stopping patience (epochs without "
+                   "validation gain; default: the suite's)")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--epochs", type=int, help="override every row's epochs")
     p.add_argument("--generated", default="/tmp/gen", help="folder with generated recipes")
     p.add_argument("--out", required=True, help="markdown output (OUT.jsonl keeps each run)")
     args = p.parse_args()
-    rows, models = args.rows.split(","), args.models.split(",")
+    rows, models = args.rows.split(","), _split_models(args.models)
     out = Path(args.out)
     log = out.with_suffix(".jsonl")
     done = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
@@ -158,7 +196,7 @@ def main() -> None:
             for model in models:
                 if (row, model, seed) in have:
                     continue
-                res = run_one(row, model, seed, source, args.epochs)
+                res = run_one(row, model, seed, source, args.epochs, args.patience)
                 done.append(res)
                 with log.open("a") as fh:
                     fh.write(json.dumps(res) + "\n")
@@ -168,8 +206,9 @@ def main() -> None:
                       f"{res.get('test_residual_std', 0):.4f} "
                       f"({res['seconds']} s)", flush=True)
     out.write_text(f"# Learning check\n\nCommand: `python benchmarks/learning_check.py "
-                   f"--rows {args.rows} --models {args.models} --seeds {args.seeds}"
+                   f"--rows {args.rows} --models '{args.models}' --seeds {args.seeds}"
                    + (f" --epochs {args.epochs}" if args.epochs else "")
+                   + (f" --patience {args.patience}" if args.patience is not None else "")
                    + "` (CPU, 1 torch thread per run)\n\n"
                    + summarise(done, rows, models) + "\n")
     print(out.read_text())

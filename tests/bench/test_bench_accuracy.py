@@ -64,7 +64,8 @@ def test_micro_suite_writes_json_markdown_and_plots(tmp_path, tiny_hparams, caps
     assert doc["seeds"] == [0] and doc["suite"] == "quick"
 
     md = (out / "results.md").read_text()
-    assert "same epochs per row for every model" in md
+    assert "the same maximum epochs and early-stopping patience per row for every model" in md
+    assert "## Test MAE: ranking rows" in md and "## Epochs run" in md
     assert "metalegnet bench accuracy --suite quick" in md
     line = next(x for x in md.splitlines() if x.startswith("| S2E | pdn-ceria"))
     cells = [m for c in line.split("|") if (m := CELL.match(c.strip()))]
@@ -76,7 +77,21 @@ def test_micro_suite_writes_json_markdown_and_plots(tmp_path, tiny_hparams, caps
                                    if x.startswith("| IS2RE | bench-0d"))
     png = out / "plots" / "pdn-ceria_s2e.png"
     assert png.read_bytes()[:4] == b"\x89PNG"
+    assert (out / "plots" / "pdn-ceria_s2e_curves.png").read_bytes()[:4] == b"\x89PNG"
     assert not (out / "plots" / "bench-0d_is2re.png").exists()
+    assert pdn["models"]["legnet"]["epochs_run"] == [1] and pdn["ranking"] is True
+
+    # a second start resumes: both finished runs are kept, nothing is trained again
+    capsys.readouterr()
+    assert main(["bench", "accuracy", "--suite", "quick", "--out", str(out),
+                 "--rows", "pdn-ceria:s2e,bench-0d:is2re", "--models", f"legnet,{BASELINE}",
+                 "--seeds", "1", "--epochs", "1", "--hparams", str(tiny_hparams),
+                 "--no-generate", "--generated", str(tmp_path / "no-data")]) == 0
+    log = capsys.readouterr().out
+    assert "resuming: 2 finished run(s)" in log and "0 to run" in log
+    again = json.loads((out / "results.json").read_text())
+    assert again["rows"][0]["models"]["legnet"]["mae_seeds"] == \
+        pdn["models"]["legnet"]["mae_seeds"]
 
 
 def test_tune_records_the_lowest_validation_lr(tmp_path, tiny_hparams, capsys):

@@ -50,7 +50,7 @@ def test_best_cell_is_bold_and_only_it():
     line = _line(r)
     bold = [c for c in line if c.startswith("**")]
     assert bold == ["**0.250 ± 0.000**"]  # legnet-vanilla, mean 0.25 < legnet's 0.30
-    assert line[5] == "0.300 ± 0.141"  # legnet: mean ± sample std
+    assert line[2] == "held-out formulas" and line[6] == "0.300 ± 0.141"  # mean ± sample std
 
 
 def test_reference_can_be_best():
@@ -71,8 +71,8 @@ def test_ratio_is_legnet_over_best_library_baseline():
 def test_row_not_generated_keeps_the_column_count():
     r = RowResult(QUICK.row("bench-0d:s2e"), "not generated", "no data")
     line = _line(r)
-    assert len(line) == 5 + len(COLUMNS) + 1
-    assert line[5] == "not generated" and line[-1] == "-"
+    assert len(line) == 6 + len(COLUMNS) + 1
+    assert line[6] == "not generated" and line[-1] == "-"
     assert r.to_json()["models"] == {} and r.to_json()["status"] == "not generated"
 
 
@@ -120,3 +120,37 @@ def test_write_report_files(tmp_path):
     assert doc["rows"][0]["models"]["schnet"]["mae_mean"] == pytest.approx(0.5)
     assert (tmp_path / "plots" / "c3-cu111_s2e.png").stat().st_size > 1000
     assert "plots/c3-cu111_s2e.png" in (tmp_path / "results.md").read_text()
+
+
+def test_rows_that_do_not_rank_are_reported_apart_with_why(tmp_path):
+    from metalegnet.bench.suites import FULL
+
+    ranking = _row(legnet=[0.3], schnet=[0.5])
+    ranking.cells["legnet"].epochs, ranking.cells["legnet"].best_epochs = [12, 20], [6, 14]
+    apart = RowResult(FULL.row("c3-cu111:s2f"), "ok", "embedded",
+                      {k: Cell(c.kind, [0.0036]) for k, c in ranking.cells.items()},
+                      {"test": 5})
+    ranking.curves = {"legnet": [[1, 0.5, 0.6], [2, 0.3, 0.4]],
+                      "schnet": [[1, 0.7, 0.8], [2, 0.6, 0.7]]}
+    write_report(tmp_path, [ranking, apart], {"suite": "full"}, COLUMNS,
+                 ["legnet", "schnet"], ["# title"])
+    md = (tmp_path / "results.md").read_text()
+    top, rest = md.split("## Test MAE: rows reported apart")
+    assert "| S2E | c3-cu111" in top and "| S2F | c3-cu111" not in top
+    assert "| S2F | c3-cu111" in rest and "relaxed structures" in rest
+    assert "| c3-cu111:s2e | 8 / off | 16 (10) |" in md  # epochs run (best), QUICK row
+    assert (tmp_path / "plots" / "c3-cu111_s2e_curves.png").stat().st_size > 1000
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert [r["ranking"] for r in doc["rows"]] == [True, False]
+    assert doc["rows"][0]["models"]["legnet"]["best_epoch"] == [6, 14]
+
+
+def test_published_numbers_sit_beside_legnet():
+    from metalegnet.bench.report import published_table
+    from metalegnet.bench.suites import FULL
+
+    r = RowResult(FULL.row("gamenet-fg:s2e:random"), "ok", "embedded",
+                  {"legnet": Cell("legnet", [0.21, 0.23])}, {"test": 70})
+    lines = published_table([r])
+    assert len(lines) == 3 and "GAME-Net | 0.18 (MAE) | 0.220 ± 0.014 (MAE)" in lines[2]
+    assert published_table([_row(legnet=[0.3])]) == []

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from metalegnet.bench.datasets import resolve
-from metalegnet.bench.hparams import apply_hparams, load_hparams, save_hparams
+from metalegnet.bench.hparams import apply_hparams, default_path, load_hparams, save_hparams
 from metalegnet.bench.jobs import JobResult
 from metalegnet.bench.suites import FULL, LARGE, QUICK, get_suite
 from metalegnet.bench.tune import choose
@@ -27,6 +27,16 @@ def test_suites_have_the_issue_rows():
     for row in FULL.rows:
         assert row.unit == ("eV/Å" if row.task == "s2f" else "eV")
         assert row.metric == ("force_mae" if row.task == "s2f" else "energy_mae")
+    assert {"gamenet-fg:s2e", "gamenet-fg:s2e:random", "wwl-simple:s2e",
+            "wwl-gpr:s2e:alloys"} <= full
+    apart = {r.key for r in FULL.rows if not r.ranking}
+    assert apart == {"oc20-mini:s2e", "oc20-mini:is2re", "c3-cu111:s2f"}
+    assert all(FULL.row(k).why_not_ranking for k in apart)
+    assert {r.patience for r in FULL.rows} == {6}  # early stopping, the same on every row
+    alloys = FULL.row("wwl-gpr:s2e:alloys").train_settings()
+    assert alloys["test_where"] == {"surface": ["CuCo", "PdRh"]}
+    assert FULL.select(["gamenet-fg"]).rows == (FULL.row("gamenet-fg:s2e"),
+                                                FULL.row("gamenet-fg:s2e:random"))
     assert "dimenet++" in QUICK.skipped and "dimenet++" not in {m.name for m in QUICK.models}
     assert "dimenet++" in {m.name for m in FULL.models} and QUICK.seeds < FULL.seeds
 
@@ -48,7 +58,8 @@ def test_hparams_round_trip_and_committed_files(tmp_path):
     path = save_hparams(QUICK, tmp_path / "h.yaml", {"method": "test"})
     assert apply_hparams(QUICK, load_hparams(path)) == QUICK
     for suite in (QUICK, FULL, LARGE):  # the committed records apply to their suites
-        data = load_hparams(REPO / "configs" / f"bench_{suite.name}.yaml")
+        data = load_hparams(default_path(suite.name))
+        assert default_path(suite.name).is_file()
         tuned = apply_hparams(suite, data)
         assert [m.name for m in tuned.models] == [m.name for m in suite.models]
     with pytest.raises(ConfigError, match="suite 'full'"):

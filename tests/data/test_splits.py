@@ -89,3 +89,27 @@ def test_bad_fractions_and_missing_key():
     with pytest.raises(DataError, match=r"\[index 0, sid=pdn_ceria_single_co_0\]: missing info "
                                         r"key 'metal'"):
         split_by_group(frames, key="metal")
+
+
+def test_test_where_fixes_an_out_of_domain_test_split():
+    from ase import Atoms
+
+    from metalegnet.data.splits import split_by_group
+    from metalegnet.errors import ConfigError
+
+    frames = []
+    for surface in ("Pt", "Ru", "Cu", "Ag", "CuCo", "PdRh"):
+        for ads in ("C", "O", "CO"):
+            a = Atoms("H")
+            a.info.update(surface=surface, adsorbate=ads, sid=f"{surface}-{ads}")
+            frames.append(a)
+    split = split_by_group(frames, ["surface", "adsorbate"], (0.8, 0.1, 0.1), seed=3,
+                           test_where={"surface": ["CuCo", "PdRh"]})
+    test = {frames[i].info["surface"] for i in split.test_idx}
+    assert test == {"CuCo", "PdRh"} and len(split.test_idx) == 6
+    rest = {frames[i].info["surface"] for i in split.train_idx + split.val_idx}
+    assert not rest & {"CuCo", "PdRh"} and split.val_idx and split.train_idx
+    with pytest.raises(ConfigError, match="cuts group"):
+        split_by_group(frames, ["adsorbate"], test_where={"surface": ["CuCo"]})
+    with pytest.raises(ConfigError, match="matches no group"):
+        split_by_group(frames, ["surface"], test_where={"surface": ["Au"]})

@@ -177,12 +177,17 @@ def test_shipped_configs_are_valid():
 
     folder = Path(__file__).resolve().parents[2] / "configs"
     files = sorted(folder.glob("*.yaml"))
-    train_files = [f for f in files if not f.stem.startswith("bench_")]
+    # meta*.yaml are meta-training configs (their own schema, tested in tests/meta)
+    train_files = [f for f in files if not f.stem.startswith(("bench_", "meta"))]
     assert {f.stem for f in train_files} >= {"s2e", "s2f", "s2ef", "is2re"}
     for path in train_files:
         cfg = load_config(path)
         assert cfg.task in path.stem or path.stem.startswith(cfg.task)
-    # benchmark configs hold per-model hyperparameters of a suite (another schema)
-    for path in (f for f in files if f.stem.startswith("bench_")):
+    # benchmark configs (in the package) hold per-model hyperparameters of a suite
+    from metalegnet.bench.hparams import default_path
+
+    bench_files = sorted(default_path("quick").parent.glob("bench_*.yaml"))
+    assert {f.stem for f in bench_files} == {"bench_quick", "bench_full", "bench_large"}
+    for path in bench_files:
         suite = get_suite(path.stem.removeprefix("bench_"))
         apply_hparams(suite, load_hparams(path))

@@ -1,12 +1,13 @@
 """``metalegnet bench accuracy``: every model on every row of a suite, over seeds.
 
-Same budget for every model: on a row, every model trains the same number of epochs with the
-same batch size, frame subset, split (set by the seed), cutoff, schedule (AdamW, warm-up +
-cosine), EMA and best-on-validation checkpoint; models differ only in size and learning rate
-(``configs/bench_<suite>.yaml``). Runs go to a pool of ``jobs`` processes, each on 1 torch
-thread. The seed sets the split *and* the initialisation, so the spread includes split
-variance. Output: ``results.json``, ``results.md`` and ``plots/`` (see
-:mod:`metalegnet.bench.report`).
+Same budget for every model: on a row, every model trains with the same maximum epochs and
+early-stopping patience on validation, batch size, frame subset, split (set by the seed),
+cutoff, schedule (AdamW, warm-up + cosine), EMA and best-on-validation checkpoint; models
+differ only in size and learning rate (``metalegnet/bench/configs/bench_<suite>.yaml``). Runs
+go to a pool of ``jobs`` processes, each on 1 torch thread. The seed sets the split *and* the
+initialisation, so the spread includes split variance. Every finished run is kept in
+``DIR/runs.jsonl`` as it ends, so a killed suite resumes (:mod:`metalegnet.bench.store`).
+Output: ``results.json``, ``results.md`` and ``plots/`` (see :mod:`metalegnet.bench.report`).
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ from metalegnet.bench.datasets import DEFAULT_GENERATED, DataSource, resolve
 from metalegnet.bench.jobs import Job, JobResult, run_job
 from metalegnet.bench.report import write_report
 from metalegnet.bench.results import RowResult, column_order, gather
+from metalegnet.bench.store import RunStore
 from metalegnet.bench.suites import LEGNET, BenchRow, ModelSpec, Suite
 from metalegnet.threads import single_threaded_children
 
-BUDGET = ("same epochs per row for every model (and the same batch size, frames, split, "
-          "cutoff, schedule, EMA and best-on-validation checkpoint); models differ only in "
-          "size and learning rate")
+BUDGET = ("the same maximum epochs and early-stopping patience per row for every model (and "
+          "the same batch size, frames, split, cutoff, schedule, EMA and best-on-validation "
+          "checkpoint); models differ only in size and learning rate")
 
 
 @dataclass
@@ -118,28 +120,40 @@ def _single_threaded_env():
 
 
 def execute(jobs: list[Job], workers: int, log: Callable[[str], None],
-            split: str = "test") -> list[JobResult]:
+            split: str = "test", store: RunStore | None = None) -> list[JobResult]:
     """Run ``jobs`` (in ``workers`` spawned processes when > 1), logging each as it ends
-    with its ``split`` (``test`` or ``val``) MAE."""
+    with its ``split`` (``test`` or ``val``) MAE. With ``store``, runs finished before
+    (same configuration) are taken from it and each new one is kept as it ends."""
     t0 = time.perf_counter()
     results: list[JobResult] = []
+    if store is not None:
+        kept = [(j, store.get(j)) for j in jobs]
+        results = [r for _, r in kept if r is not None]
+        jobs = [j for j, r in kept if r is None]
+        if results:
+            log(f"resuming: {len(results)} finished run(s) kept in {store.path}, "
+                f"{len(jobs)} to run")
+    by_id, total = {id(j): j for j in jobs}, len(results) + len(jobs)
 
-    def done(res: JobResult) -> None:
+    def done(res: JobResult, job: Job | None = None) -> None:
         results.append(res)
+        if store is not None and job is not None:
+            store.add(job, res)
         mae = res.test_mae if split == "test" else res.val_mae
         what = f"failed: {res.error}" if res.error else f"{split} MAE {mae:.4f}"
         tag = f" [{res.tag}]" if res.tag else ""
-        log(f"[{len(results)}/{len(jobs)} {time.perf_counter() - t0:.0f} s] {res.row} "
+        log(f"[{len(results)}/{total} {time.perf_counter() - t0:.0f} s] {res.row} "
             f"{res.model}{tag} seed {res.seed}: {what} ({res.epochs} epochs, {res.seconds} s)")
 
     if workers <= 1:
         for job in jobs:
-            done(run_job(job))
+            done(run_job(job), job)
         return results
     with _single_threaded_env(), ProcessPoolExecutor(
             max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-        for fut in as_completed([pool.submit(run_job, j) for j in jobs]):
-            done(fut.result())
+        futures = {pool.submit(run_job, j): id(j) for j in jobs}
+        for fut in as_completed(futures):
+            done(fut.result(), by_id[futures[fut]])
     return results
 
 
@@ -218,7 +232,7 @@ def run_accuracy(run: AccuracyRun, log: Callable[[str], None] = print) -> Path:
         log(f"bench accuracy: {len(jobs)} runs ({len(run.suite.rows)} rows x "
             f"{len(run.suite.models) - len(unavailable)} models x {len(run.seeds)} seeds) on "
             f"{run.jobs} process(es)")
-        results = execute(jobs, run.jobs, log)
+        results = execute(jobs, run.jobs, log, store=RunStore(run.out))
     finally:
         if not run.keep_runs:
             shutil.rmtree(runs_dir, ignore_errors=True)

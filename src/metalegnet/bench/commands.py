@@ -28,7 +28,7 @@ def register(subparsers) -> None:
         "(task x data set) of a suite with the same budget per row, over seeds; write "
         "DIR/results.json, DIR/results.md (mean ± std test MAE, best in bold, LegNet vs best "
         "baseline, cost) and DIR/plots/*.png. With --tune, choose each model's learning rate "
-        "on validation instead and record it in configs/bench_<suite>.yaml.")
+        "on validation instead and record it in metalegnet/bench/configs/bench_<suite>.yaml.")
     p.add_argument("--suite", choices=("quick", "full", "large"), default="quick",
                    help="quick: 2 CPU cores, < 45 min with --jobs 2; full: the published "
                         "table (a ~1.5 h CPU job); large: GPU scale")
@@ -47,13 +47,14 @@ def register(subparsers) -> None:
                    help="do not generate missing bench-0d/bench-3d (their rows say "
                         "'not generated')")
     p.add_argument("--hparams", metavar="FILE.yaml", help="per-model learning rates and sizes "
-                   "(default configs/bench_<suite>.yaml when it exists, else built-in)")
+                   "(default metalegnet/bench/configs/bench_<suite>.yaml in the package when "
+                   "it exists, else built-in)")
     p.add_argument("--keep-runs", action="store_true",
                    help="keep every run folder (checkpoints, logs) under DIR/runs")
     p.add_argument("--tune", action="store_true",
                    help="tune each model's learning rate on the validation split of seed 0 of "
-                        "one row and write it to --hparams (default configs/bench_<suite>.yaml)"
-                        "; no benchmark")
+                        "one row and write it to --hparams (default "
+                        "metalegnet/bench/configs/bench_<suite>.yaml); no benchmark")
     p.add_argument("--lr-grid", help="comma-separated learning rates for --tune")
     p.add_argument("--tune-row", help="row used by --tune (default: the suite's)")
     p.set_defaults(func=run)
@@ -98,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     source = "built-in defaults (src/metalegnet/bench/suites.py)"
     if hp_path.exists():
         suite = apply_hparams(suite, load_hparams(hp_path))
-        source = str(hp_path)
+        source = str(hp_path) if args.hparams else \
+            f"metalegnet/bench/configs/{hp_path.name} (in the package)"
     elif args.hparams and not args.tune:
         raise FileNotFoundError(2, "no such file", str(hp_path))
     base = suite

@@ -1,4 +1,5 @@
-"""Per-model hyperparameters of a suite, recorded in ``configs/bench_<suite>.yaml``.
+"""Per-model hyperparameters of a suite, recorded in ``metalegnet/bench/configs/
+bench_<suite>.yaml`` (inside the package).
 
 The file holds, per model, the peak learning rate ``lr`` (AdamW, per step) and the
 ``model_config`` overrides of its config dataclass, plus a ``tuning`` record saying how the
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +35,9 @@ UNTUNED = {"method": "not tuned: the suite's built-in learning rates (run "
 
 
 def default_path(suite: str) -> Path:
-    """``configs/bench_<suite>.yaml`` relative to the working directory (the repository)."""
-    return Path("configs") / f"bench_{suite}.yaml"
+    """``bench_<suite>.yaml`` in the installed package (``metalegnet/bench/configs``), so
+    the benchmark finds its hyperparameters from any working directory."""
+    return Path(str(files("metalegnet.bench.configs"))) / f"bench_{suite}.yaml"
 
 
 def hparams_dict(suite: Suite, tuning: dict[str, Any] | None = None) -> dict[str, Any]:

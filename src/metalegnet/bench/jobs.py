@@ -17,6 +17,7 @@ Errors (a baseline whose library is missing, a split too small, ...) come back a
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 import traceback
@@ -59,6 +60,10 @@ class JobResult:
         train_sps, infer_sps: training / inference throughput (structures/s), ``detail`` only.
         true, pred: test-set targets and predictions (energies per structure or force
             components), ``detail`` only.
+        epochs, best_epoch: epochs run (early stopping ends a run before the row's maximum)
+            and the epoch of the best-on-validation weights that were scored.
+        curve: learning curve, one ``[epoch, train MAE, validation MAE]`` per epoch (the
+            scored metric; the training MAE is the running average over the epoch).
     """
 
     row: str
@@ -77,6 +82,16 @@ class JobResult:
     pred: list[float] = field(default_factory=list)
     error: str | None = None
     tag: str = ""
+    best_epoch: int = 0
+    curve: list[list[float]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobResult:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 @lru_cache(maxsize=4)
@@ -127,7 +142,9 @@ def _run(job: Job, out: Path) -> JobResult:
     res = JobResult(job.row, job.model, job.seed, test_mae=metrics["test"].get(job.metric),
                     val_mae=metrics["val"].get(job.metric), references=refs,
                     num_samples=dict(metrics["num_samples"]), epochs=metrics["epochs_run"],
-                    params=sum(p.numel() for p in trainer.model.parameters()))
+                    params=sum(p.numel() for p in trainer.model.parameters()),
+                    best_epoch=metrics["best_epoch"],
+                    curve=learning_curve(trainer.state["history"], job.metric))
     if job.detail:
         _, preds = evaluate_model(trainer.eval_model, trainer.test_set, trainer.objective,
                                   cfg.batch_size, trainer.device, collect=True)
@@ -137,6 +154,19 @@ def _run(job: Job, out: Path) -> JobResult:
         res.pred = arr[f"{kind}_pred"].tolist()
         res.train_sps, res.infer_sps = measure_cost(trainer, job.cost_structures)
     return res
+
+
+def learning_curve(history: list[dict], metric: str) -> list[list[float]]:
+    """``[epoch, train, val]`` of ``metric`` per epoch of a trainer's history (NaN where the
+    value is missing)."""
+    def num(x) -> float:
+        try:
+            return float(x)
+        except (TypeError, ValueError):
+            return float("nan")
+
+    return [[int(h["epoch"]), num(h.get(f"train_{metric}")), num(h.get(f"val_{metric}"))]
+            for h in history]
 
 
 def measure_cost(trainer, n_structures: int) -> tuple[float, float]:

@@ -1,4 +1,5 @@
-"""Parity plots of the benchmark: predicted vs reference values of one row, one panel per model.
+"""Plots of the benchmark: parity plots (predicted vs reference values of one row, one panel
+per model) and learning curves (training and validation MAE per epoch, every model).
 
 Energies in eV (per structure), forces in eV/Å (Cartesian components of the scored atoms).
 """
@@ -28,5 +29,27 @@ def parity_png(path: str | Path, title: str, true: Sequence[float],
         parity_panel(ax, x, y, f"reference {quantity} ({unit})", f"predicted ({unit})",
                      f"{name}: MAE {np.mean(np.abs(y - x)):.4g} {unit}, n={x.size}", (lo, hi))
     fig.suptitle(title)
+    fig.tight_layout()
+    return save_png(fig, path, dpi=110)
+
+
+def curves_png(path: str | Path, title: str, curves: dict[str, Sequence[Sequence[float]]],
+               unit: str) -> Path:
+    """Write a PNG of validation MAE (solid) and training MAE (dashed, the running average
+    over each epoch) against epoch, one colour per model; log-scale MAE axis."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for k, (name, rows) in enumerate(curves.items()):
+        arr = np.asarray(rows, dtype=np.float64).reshape(-1, 3)
+        if not len(arr):
+            continue
+        color = f"C{k % 10}"
+        ax.plot(arr[:, 0], arr[:, 2], "-", color=color, label=f"{name} (val)")
+        ax.plot(arr[:, 0], arr[:, 1], "--", color=color, alpha=0.5)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"MAE ({unit}); dashed: training")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     return save_png(fig, path, dpi=110)

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from metalegnet.bench.plots import parity_png
+from metalegnet.bench.plots import curves_png, parity_png
+from metalegnet.bench.published import published_for
 from metalegnet.bench.results import RowResult, results_json
 from metalegnet.bench.suites import LEGNET, REFERENCE_LABELS
 from metalegnet.config import atomic_write_text
@@ -47,18 +48,22 @@ def column_label(name: str) -> str:
     return REFERENCE_LABELS.get(name, name)
 
 
-def accuracy_table(rows: list[RowResult], columns: list[str]) -> list[str]:
-    """Markdown lines of the accuracy table (best mean per line in bold)."""
-    head = ["task", "data set", "target", "unit", "n test"]
+def accuracy_table(rows: list[RowResult], columns: list[str], why: bool = False
+                   ) -> list[str]:
+    """Markdown lines of the accuracy table (best mean per line in bold); ``why``: add the
+    column saying why a row does not rank models."""
+    head = ["task", "data set", "split", "target", "unit", "n test"]
     head += [column_label(c) for c in columns] + ["LegNet vs best baseline"]
+    head += ["why not ranking"] if why else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         row = r.row
-        start = [row.task.upper(), row.dataset, row.label, row.unit,
-                 str(r.num_samples.get("test", "-"))]
+        start = [row.task.upper(), row.dataset + (f" ({row.variant})" if row.variant else ""),
+                 row.split_label, row.label, row.unit, str(r.num_samples.get("test", "-"))]
+        tail = [row.why_not_ranking or "-"] if why else []
         if r.status != "ok":
             cells = [r.status] + ["-"] * len(columns)
-            lines.append("| " + " | ".join(start + cells) + " |")
+            lines.append("| " + " | ".join(start + cells + tail) + " |")
             continue
         best = r.best()
         best_mean = r.cells[best].mean if best else None
@@ -72,8 +77,44 @@ def accuracy_table(rows: list[RowResult], columns: list[str]) -> list[str]:
                 text = f"**{text}**"
             cells.append(text)
         cells.append(format_ratio(r.legnet_vs_best_baseline()))
-        lines.append("| " + " | ".join(start + cells) + " |")
+        lines.append("| " + " | ".join(start + cells + tail) + " |")
     return lines
+
+
+def epochs_table(rows: list[RowResult], models: list[str]) -> list[str]:
+    """Per row and model: epochs run and the best-on-validation epoch, means over seeds
+    (a run that stops well before the maximum has converged on validation)."""
+    lines = ["| row | max epochs / patience | " + " | ".join(models) + " |",
+             "|---|---|" + "---|" * len(models)]
+    for r in rows:
+        if r.status != "ok":
+            continue
+        cells = []
+        for m in models:
+            c = r.cells.get(m)
+            if c is None or not c.epochs:
+                cells.append(NOT_AVAILABLE)
+            else:
+                cells.append(f"{np.mean(c.epochs):.0f} ({np.mean(c.best_epochs):.0f})")
+        lines.append(f"| {r.row.key} | {r.row.epochs} / {r.row.patience or 'off'} | "
+                     + " | ".join(cells) + " |")
+    return lines
+
+
+def published_table(rows: list[RowResult]) -> list[str]:
+    """The published numbers on the same data, beside LegNet's, with the protocols."""
+    lines = []
+    for r in rows:
+        legnet = r.cells.get(LEGNET)
+        ours = format_cell(legnet.mean, legnet.std, 3) if legnet and legnet.mean is not None \
+            else NOT_AVAILABLE
+        for p in published_for(r.row.key):
+            lines.append(f"| {r.row.key} | {p.model} | {p.value:.2f} ({p.metric}) | {ours} "
+                         f"(MAE) | {p.protocol} | {p.source} |")
+    if not lines:
+        return []
+    return ["| row | published model | published | LegNet (this table) | protocol | source |",
+            "|---|---|---|---|---|---|"] + lines
 
 
 def _rate(values: list[float]) -> str:
@@ -103,14 +144,15 @@ def cost_table(rows: list[RowResult], models: list[str]) -> list[str]:
 
 def budget_table(rows: list[RowResult]) -> list[str]:
     """Per row: split key, epochs, batch size, frame stride and split sizes (seed 0)."""
-    lines = ["| task | data set | split by | epochs | batch | frame stride | "
-             "train / val / test | data |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| row | split | groups | max epochs | patience | batch | frame stride | "
+             "structure stride | train / val / test | data |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         row, n = r.row, r.num_samples
         sizes = " / ".join(str(n.get(p, "-")) for p in ("train", "val", "test")) if n else "-"
-        lines.append(f"| {row.task.upper()} | {row.dataset} | {', '.join(row.group_by)} | "
-                     f"{row.epochs} | {row.batch_size} | {row.frame_stride} | {sizes} | "
-                     f"{r.note} |")
+        lines.append(f"| {row.key} | {row.split_label} | {', '.join(row.group_by)} | "
+                     f"{row.epochs} | {row.patience or 'off'} | {row.batch_size} | "
+                     f"{row.frame_stride} | {row.structure_stride} | {sizes} | {r.note} |")
     return lines
 
 
@@ -133,7 +175,19 @@ def write_report(out: str | Path, rows: list[RowResult], header: dict[str, Any],
     plots = write_plots(out / "plots", rows)
     atomic_write_text(out / "results.json", json.dumps(results_json(rows, header),
                                                        indent=1) + "\n")
-    lines = list(intro) + ["", "## Test MAE", ""] + accuracy_table(rows, columns)
+    ranking = [r for r in rows if r.row.ranking]
+    apart = [r for r in rows if not r.row.ranking]
+    lines = list(intro) + ["", "## Test MAE: ranking rows", ""] + accuracy_table(ranking,
+                                                                                 columns)
+    if apart:
+        lines += ["", "## Test MAE: rows reported apart (they do not rank models)", ""]
+        lines += accuracy_table(apart, columns, why=True)
+    pub = published_table(rows)
+    if pub:
+        lines += ["", "## Published numbers on the same data (not re-run here; protocols "
+                  "differ as stated)", ""] + pub
+    lines += ["", "## Epochs run (best-on-validation epoch), mean over seeds", ""]
+    lines += epochs_table(rows, models)
     extra = notes(rows)
     if extra:
         lines += ["", "Cells without a value (or with fewer seeds), and why:", ""] + extra
@@ -142,26 +196,38 @@ def write_report(out: str | Path, rows: list[RowResult], header: dict[str, Any],
               "are built before timing.", ""] + cost_table(rows, models)
     lines += ["", "## Budget per row (the same for every model)", ""] + budget_table(rows)
     if plots:
-        lines += ["", "## Parity plots (seed 0 test set: LegNet and the best baseline)", ""]
-        lines += [f"- {key}: [{p.name}](plots/{p.name})" for key, p in plots.items()]
+        lines += ["", "## Parity plots (seed 0 test set: LegNet and the best baseline) and "
+                  "learning curves (seed 0, every model)", ""]
+        for key, (parity, curve) in plots.items():
+            links = [f"[parity]({'plots/' + parity.name})" if parity else None,
+                     f"[learning curves]({'plots/' + curve.name})" if curve else None]
+            lines.append(f"- {key}: " + ", ".join(x for x in links if x))
     atomic_write_text(out / "results.md", "\n".join(lines) + "\n")
     return out
 
 
-def write_plots(folder: Path, rows: list[RowResult]) -> dict[str, Path]:
-    """One PNG per row: LegNet and the best baseline (seed-0 test predictions)."""
+def write_plots(folder: Path, rows: list[RowResult]
+                ) -> dict[str, tuple[Path | None, Path | None]]:
+    """Per row: a parity PNG of LegNet and the best baseline (seed-0 test predictions) and
+    a learning-curve PNG of every model (seed 0)."""
     made = {}
     for r in rows:
-        if r.status != "ok" or not r.true:
+        if r.status != "ok":
             continue
+        stem = r.row.key.replace(":", "_")
+        title = f"{r.row.task.upper()} {r.row.dataset}" + (f" ({r.row.variant})"
+                                                            if r.row.variant else "")
+        parity = None
         panels = []
         for name in (LEGNET, r.best(("baseline",))):
-            if name and name in r.preds and len(r.preds[name]) == len(r.true):
+            if name and r.true and name in r.preds and len(r.preds[name]) == len(r.true):
                 panels.append((name, r.preds[name]))
-        if not panels:
-            continue
-        name = r.row.key.replace(":", "_") + ".png"
-        made[r.row.key] = parity_png(folder / name, f"{r.row.task.upper()} "
-                                     f"{r.row.dataset}", r.true, panels, r.row.label,
-                                     r.row.unit)
+        if panels:
+            parity = parity_png(folder / f"{stem}.png", title, r.true, panels, r.row.label,
+                                r.row.unit)
+        curve = None
+        if r.curves:
+            curve = curves_png(folder / f"{stem}_curves.png", title, r.curves, r.row.unit)
+        if parity or curve:
+            made[r.row.key] = (parity, curve)
     return made

@@ -16,6 +16,7 @@ no models.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from metalegnet.bench.jobs import JobResult
+from metalegnet.bench.published import published_for
 from metalegnet.bench.suites import ABLATIONS, LEGNET, REFERENCES, BenchRow, Suite
 
 
@@ -40,6 +42,8 @@ class Cell:
     infer_sps: float | None = None
     error: str | None = None
     runnable: bool = True
+    epochs: list[int] = field(default_factory=list)
+    best_epochs: list[int] = field(default_factory=list)
 
     @property
     def mean(self) -> float | None:
@@ -57,7 +61,8 @@ class Cell:
                                "mae_seeds": list(self.values)}
         if self.kind != "reference":
             out.update(params=self.params, train_structures_per_s=self.train_sps,
-                       infer_structures_per_s=self.infer_sps)
+                       infer_structures_per_s=self.infer_sps, epochs_run=list(self.epochs),
+                       best_epoch=list(self.best_epochs))
         if self.error:
             out["error"] = self.error
         return out
@@ -74,6 +79,7 @@ class RowResult:
     num_samples: dict[str, int] = field(default_factory=dict)
     true: list[float] = field(default_factory=list)
     preds: dict[str, list[float]] = field(default_factory=dict)
+    curves: dict[str, list[list[float]]] = field(default_factory=dict)
 
     def best(self, kinds: tuple[str, ...] | None = None) -> str | None:
         """Column with the lowest mean MAE (among ``kinds``), ``None`` if none has one."""
@@ -95,8 +101,11 @@ class RowResult:
         ratio = self.legnet_vs_best_baseline()
         return {"task": r.task, "dataset": r.dataset, "unit": r.unit, "key": r.key,
                 "target": r.label, "status": self.status, "note": self.note,
-                "epochs": r.epochs, "batch_size": r.batch_size,
-                "frame_stride": r.frame_stride, "group_by": list(r.group_by),
+                "ranking": r.ranking, "why_not_ranking": r.why_not_ranking or None,
+                "split": r.split_label, "max_epochs": r.epochs, "patience": r.patience,
+                "batch_size": r.batch_size, "frame_stride": r.frame_stride,
+                "structure_stride": r.structure_stride, "group_by": list(r.group_by),
+                "published": [dataclasses.asdict(p) for p in published_for(r.key)],
                 "num_samples": self.num_samples,
                 "models": {k: c.to_json() for k, c in self.cells.items()},
                 "legnet_vs_best_baseline": None if ratio is None else
@@ -131,6 +140,10 @@ def gather(suite: Suite, row: BenchRow, results: list[JobResult],
             runs = [r for r in mine if r.model == name]
             ok = [r for r in runs if r.error is None and r.test_mae is not None]
             cell.values = [r.test_mae for r in ok]
+            cell.epochs = [r.epochs for r in ok]
+            cell.best_epochs = [r.best_epoch for r in ok]
+            if ok and ok[0].curve:
+                out.curves[name] = ok[0].curve
             errors = sorted({r.error for r in runs if r.error})
             cell.error = "; ".join(errors) or None
             detail = [r for r in ok if r.train_sps is not None]

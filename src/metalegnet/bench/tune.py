@@ -3,7 +3,8 @@
 Same search budget for every model: each model trains once per learning rate of the suite's
 grid (``Suite.lr_grid``, or ``--lr-grid``) on one row (``Suite.tune_row``), seed 0, with that
 row's epochs; the learning rate with the lowest *validation* MAE wins (the test split is never
-looked at). The winners and every validation MAE are written to ``configs/bench_<suite>.yaml``.
+looked at). The winners and every validation MAE are written to
+``metalegnet/bench/configs/bench_<suite>.yaml``.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ references``        (``info["calc_type"]`` = ``slab`` / ``gas``): total energies
                     forces on 150 only
 ``wwl-complex``     369 C2 oxygenates on Pt, Ru (111)/(211), CuCo(111), PdRh(111) (WWL-GPR
                     extrapolation set): ``e_ads``, total energy, forces
+``wwl-gpr``         wwl-complex followed by wwl-simple (1,791 structures)
 ==================  ======================================================================
 
 Files are read once per process and cached; :func:`load` returns fresh copies.
@@ -48,6 +49,7 @@ _SETS: dict[str, tuple[str, str]] = {
     "gamenet-fg-references": ("gamenet_fg", "references.extxyz.xz"),
     "wwl-simple": ("wwl_gpr", "simple.extxyz.xz"),
     "wwl-complex": ("wwl_gpr", "complex_extrapolation.extxyz.xz"),
+    "wwl-gpr": ("wwl_gpr", "*.extxyz.xz"),
 }
 _MAMUN_JSON = "Mamun_noble_C1_subset_adsorption.json"
 

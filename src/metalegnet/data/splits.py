@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -104,8 +104,15 @@ def _check_fractions(fractions: Sequence[float]) -> list[float]:
     return fr
 
 
+def matches(atoms: Atoms, where: Mapping[str, Sequence[str]]) -> bool:
+    """True when ``str(atoms.info[key])`` is one of ``where[key]`` for every key."""
+    return all(str(atoms.info.get(k)) in {str(v) for v in values}
+               for k, values in where.items())
+
+
 def split_by_group(structures: Sequence[Atoms], key: GroupKey = "sid",
-                   fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> Split:
+                   fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0,
+                   test_where: Mapping[str, Sequence[str]] | None = None) -> Split:
     """Split structures by group into train/val/test.
 
     Args:
@@ -113,6 +120,10 @@ def split_by_group(structures: Sequence[Atoms], key: GroupKey = "sid",
         key: ``info`` key or keys that define a group.
         fractions: train/val/test fractions of the *groups* (not frames).
         seed: seed of the group shuffle.
+        test_where: a fixed, out-of-domain test set: the groups whose structures match
+            (:func:`matches`, e.g. ``{"surface": ["CuCo", "PdRh"]}``) are the test split,
+            and the others are shuffled into train and validation in the ratio of the
+            first two ``fractions``. A group with matching and other structures is an error.
 
     With at least 3 groups, val and test each get at least one group (when their fraction
     is non-zero) and train keeps at least one.
@@ -120,13 +131,34 @@ def split_by_group(structures: Sequence[Atoms], key: GroupKey = "sid",
     fr = _check_fractions(fractions)
     names = [group_name(a, key) for a in structures]
     groups = sorted(set(names))
+    fixed: list[str] = []
+    if test_where:
+        hit: dict[str, set[bool]] = {}
+        for a, name in zip(structures, names):
+            hit.setdefault(name, set()).add(matches(a, test_where))
+        mixed = [g for g, h in hit.items() if len(h) > 1]
+        if mixed:
+            raise ConfigError(f"test_where={dict(test_where)} cuts group {mixed[0]!r} (some of "
+                              f"its structures match, some do not); group by the keys of "
+                              f"test_where too")
+        fixed = [g for g in groups if True in hit[g]]
+        if not fixed or len(fixed) == len(groups):
+            raise ConfigError(f"test_where={dict(test_where)} matches "
+                              f"{'no' if not fixed else 'every'} group; it must leave "
+                              "groups on both sides")
+        groups = [g for g in groups if g not in set(fixed)]
     order = np.random.default_rng(seed).permutation(len(groups))
     shuffled = [groups[k] for k in order]
-    n_train, n_val, _ = _counts(len(groups), fr)
+    if test_where:
+        head = fr[0] + fr[1]
+        n_train, n_val, _ = _counts(len(groups), [fr[0] / head, fr[1] / head, 0.0])
+        n_val = len(groups) - n_train
+    else:
+        n_train, n_val, _ = _counts(len(groups), fr)
     split = Split(key=_keys(key), seed=int(seed), fractions=fr,
                   train=sorted(shuffled[:n_train]),
                   val=sorted(shuffled[n_train:n_train + n_val]),
-                  test=sorted(shuffled[n_train + n_val:]))
+                  test=sorted(fixed or shuffled[n_train + n_val:]))
     return apply_split(split, structures, names)
 
 

@@ -46,6 +46,12 @@ class TrainConfig:
         split_fractions: train / val / test fractions of the groups.
         split_seed: seed of the split (default: ``seed``).
         splits_file: re-use this ``splits.json`` instead of making a split.
+        test_where: a fixed out-of-domain test split, ``{info key: [values]}``: the groups
+            whose structures match are the test set and the others split into train and
+            validation (e.g. ``{"surface": ["CuCo", "PdRh"]}``: train on the pure metals,
+            test on the alloys).
+        structure_stride: keep every k-th structure of the data in file order, before
+            labelling and splitting (a documented subsample for small compute budgets).
         frame_stride: keep every k-th frame of each ``sid`` (per-frame tasks only; IS2RE
             always sees whole trajectories).
         drop_unlabelled: drop structures that lack the task's labels instead of failing.
@@ -101,6 +107,8 @@ class TrainConfig:
     split_fractions: list[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
     split_seed: int | None = None
     splits_file: str | None = None
+    test_where: dict[str, list[str]] | None = None
+    structure_stride: int = 1
     frame_stride: int = 1
     drop_unlabelled: bool = False
     max_force: float | None = 1e4
@@ -153,6 +161,12 @@ class TrainConfig:
             raise ConfigError("TrainConfig.warmup_fraction must be in [0, 1)")
         if not self.group_by:
             raise ConfigError("TrainConfig.group_by needs at least one info key (e.g. sid)")
+        if self.test_where is not None:
+            if not self.test_where or not all(
+                    isinstance(v, (list, tuple)) and v for v in self.test_where.values()):
+                raise ConfigError(f"TrainConfig.test_where={self.test_where!r}: expected "
+                                  "{info key: [value, ...]} with at least one value per key")
+            self.test_where = {str(k): [str(x) for x in v] for k, v in self.test_where.items()}
         if self.monitor == "force_mae" and not self.uses_forces:
             raise ConfigError(f"monitor=force_mae needs forces, but task={self.task!r}")
         if self.monitor == "energy_mae" and not self.uses_energy:
@@ -168,7 +182,8 @@ class TrainConfig:
 
     def _check_ranges(self) -> None:
         """Numbers that must be > 0 or >= 0 (``None`` = unset is allowed where typed so)."""
-        positive = ("epochs", "batch_size", "frame_stride", "cutoff", "lr", "eval_batch_size",
+        positive = ("epochs", "batch_size", "frame_stride", "structure_stride", "cutoff", "lr",
+                    "eval_batch_size",
                     "num_threads", "checkpoint_interval_s", "max_time_s", "max_force",
                     "max_energy_per_atom", "plateau_factor")
         non_negative = ("num_workers", "weight_decay", "min_lr_ratio", "plateau_patience",

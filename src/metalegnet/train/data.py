@@ -266,7 +266,8 @@ def make_split(samples: Sequence[Sample], config: TrainConfig,
         split = apply_split(load_split(config.splits_file), atoms)
     else:
         seed = config.seed if config.split_seed is None else config.split_seed
-        split = split_by_group(atoms, config.group_by, config.split_fractions, seed)
+        split = split_by_group(atoms, config.group_by, config.split_fractions, seed,
+                               config.test_where)
     split.fingerprint = fingerprint
     if path is not None:
         save_split(split, path)
@@ -303,8 +304,8 @@ def prepare_data(config: TrainConfig, structures: Sequence[Atoms] | None = None,
     the normalisation on the training part."""
     if structures is None:
         structures = read_structures(config.data)
-    structures = list(structures)
-    fingerprint = data_fingerprint(structures)  # of the data as read, before any stride
+    structures = list(structures)[::config.structure_stride]
+    fingerprint = data_fingerprint(structures)  # of the data as read, before frame strides
     if "formula" in config.group_by:
         fill_formula(structures)
     if config.task != "is2re":
