@@ -31,6 +31,7 @@ def co_adslab(slab: Atoms, site: str = "fcc", tilt: float = 0.3) -> Atoms:
     tags = ads.get_tags()
     tags[-2:] = 2
     ads.set_tags(tags)
+    ads.info.pop("adsorbate_info", None)  # ase.build's site dict: not extxyz-writable
     return ads
 
 
