@@ -84,3 +84,13 @@ def test_explain_structures_returns_consistent_arrays():
 def test_vanilla_has_no_voxels():
     out = explain_structures(tiny_model("vanilla"), [slab_with_adsorbate()])
     assert out[0].environment.voxel_index == ()
+
+
+def test_catalyst_scope_segments_the_slab_under_a_dominant_adsorbate():
+    w = np.array([0.02, 0.03, 0.01, 0.012, 0.011, 1.0])  # the adsorbate carries E
+    tags = np.array([1, 1, 0, 0, 0, 2])
+    assert otsu_environment(w, tags).indices.tolist() == [5]  # eq. 32: adsorbate alone
+    env = otsu_environment(w, tags, scope="catalyst")
+    assert env.indices.tolist() == [0, 1, 5] and env.threshold == 0.012
+    with pytest.raises(ValueError, match="scope"):
+        otsu_environment(w, tags, scope="slab")

@@ -12,6 +12,12 @@ weight and ``w_i > t`` is exact). *Rule (ours)*: the adsorbate atoms (OC20 tag 2
 belong to the environment, so masking it and comparing it with geometric references concern
 only its catalyst part.
 
+*Option* ``scope="catalyst"``: the threshold is computed on the catalyst (non-adsorbate)
+atoms' weights only, the adsorbate still added by the rule. A model trained on adsorption
+energies can put nearly all of E on the adsorbate (its gate gamma_i -> 1 there, ~0 on the
+slab); eq. 32 over all atoms then returns the adsorbate alone, and only this option
+segments the catalyst. ``scope="all"`` (eq. 32 as written) is the default.
+
 Degenerate cases (``AdsorptionEnvironment.degenerate`` is True, ``threshold`` is NaN):
 fewer than two atoms, or all weights equal within 1e-9 (nothing stands out, Otsu is
 undefined). Then no atom is selected by the threshold and the environment is the adsorbate
@@ -110,9 +116,15 @@ def otsu_threshold(weights: np.ndarray) -> float:
     return float(threshold_otsu(hist=(counts, values)))
 
 
-def otsu_environment(weights, tags, voxel_index: Sequence[np.ndarray] = ()
-                     ) -> AdsorptionEnvironment:
-    """Eq. 32 on one structure's weights ``[N]`` and tags ``[N]`` (see module docstring)."""
+SCOPES = ("all", "catalyst")
+
+
+def otsu_environment(weights, tags, voxel_index: Sequence[np.ndarray] = (),
+                     scope: str = "all") -> AdsorptionEnvironment:
+    """Eq. 32 on one structure's weights ``[N]`` and tags ``[N]`` (see module docstring);
+    ``scope``: atoms whose weights set the threshold, ``"all"`` or ``"catalyst"``."""
+    if scope not in SCOPES:
+        raise ValueError(f"scope={scope!r}; choose one of {SCOPES}")
     w = np.asarray(weights, dtype=np.float64).reshape(-1)
     t = np.asarray(tags, dtype=np.int64).reshape(-1)
     if w.size != t.size:
@@ -122,14 +134,15 @@ def otsu_environment(weights, tags, voxel_index: Sequence[np.ndarray] = ()
     if not np.all(np.isfinite(w)):
         raise ValueError("importances contain NaN or inf")
     is_ads = t == ADSORBATE_TAG
-    thr = otsu_threshold(w)
+    pool = ~is_ads if scope == "catalyst" and (~is_ads).any() else np.ones(w.size, bool)
+    thr = otsu_threshold(w[pool])
     degenerate = not np.isfinite(thr)
     if degenerate:
         selected = np.zeros(w.size, dtype=bool)
     else:
-        selected = w > thr
-        if not selected.any():  # cannot happen with skimage's bin centres; guard anyway
-            selected = w >= w.max()
+        selected = (w > thr) & pool
+        if not selected.any():  # cannot happen with exact histograms; guard anyway
+            selected = pool & (w >= w[pool].max())
     member = selected | is_ads
     if not member.any():  # degenerate and no adsorbate: the top atoms (all, if all equal)
         member = w >= w.max() - EQUAL_WEIGHTS_TOL
@@ -176,10 +189,11 @@ def _local_voxels(index: torch.Tensor, lo: int, hi: int) -> np.ndarray:
 
 def explain_structures(model: torch.nn.Module, structures: Sequence[Atoms],
                        batch_size: int = 16, source: str | None = None,
-                       unseen: str = "warn") -> list[Explanation]:
+                       unseen: str = "warn", scope: str = "all") -> list[Explanation]:
     """Predict (no forces) and explain every structure, in batches, through the one
     inference path (checked graphs from :func:`metalegnet.inference.build_graphs`, then
-    :func:`metalegnet.inference.forward`). Model must return a ``LegNetOutput``."""
+    :func:`metalegnet.inference.forward`). Model must return a ``LegNetOutput``;
+    ``scope`` goes to :func:`otsu_environment`."""
     from metalegnet import inference
     from metalegnet.data.graph import collate
     from metalegnet.explain.attribution import importance
@@ -205,7 +219,7 @@ def explain_structures(model: torch.nn.Module, structures: Sequence[Atoms],
             bounds = np.cumsum([0] + graph.natoms.tolist())
             for g, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:])):
                 voxels = tuple(_local_voxels(v, lo, hi) for v in out.voxel_index)
-                env = otsu_environment(w[lo:hi], tags[lo:hi], voxels)
+                env = otsu_environment(w[lo:hi], tags[lo:hi], voxels, scope)
                 out_list.append(Explanation(
                     energy=float(energy[g]), contributions=c_np[lo:hi], importance=w[lo:hi],
                     latent=latent[lo:hi], environment=env,

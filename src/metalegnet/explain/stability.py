@@ -73,8 +73,11 @@ def catalyst_env(env: AdsorptionEnvironment, index_map: np.ndarray | None = None
 def transform_stability(model: torch.nn.Module, structures: Sequence[Atoms],
                         environments: Sequence[AdsorptionEnvironment], draws: int = 2,
                         seed: int = 0, batch_size: int = 16,
-                        settings: Sequence[str] = SETTINGS) -> dict[str, np.ndarray]:
-    """``{setting: [S] mean IoU per structure}`` for rotations, translations, permutations."""
+                        settings: Sequence[str] = SETTINGS, scope: str = "all"
+                        ) -> dict[str, np.ndarray]:
+    """``{setting: [S] mean IoU per structure}`` for rotations, translations, permutations
+    (``scope``: as for :func:`~metalegnet.explain.environment.otsu_environment`, the one the
+    ``environments`` were made with)."""
     rng = np.random.default_rng(seed)
     out: dict[str, np.ndarray] = {}
     for name in settings:
@@ -86,7 +89,8 @@ def transform_stability(model: torch.nn.Module, structures: Sequence[Atoms],
                 copies.append(t)
                 maps.append(m)
                 owner.append(i)
-        explained = explain_structures(model, copies, batch_size=batch_size, unseen="ignore")
+        explained = explain_structures(model, copies, batch_size=batch_size, unseen="ignore",
+                                       scope=scope)
         scores = np.zeros(len(structures))
         for i, m, ex in zip(owner, maps, explained):
             scores[i] += iou(catalyst_env(environments[i]), catalyst_env(ex.environment, m))
@@ -95,12 +99,12 @@ def transform_stability(model: torch.nn.Module, structures: Sequence[Atoms],
 
 
 def seed_stability(models: Sequence[torch.nn.Module], structures: Sequence[Atoms],
-                   batch_size: int = 16) -> np.ndarray:
+                   batch_size: int = 16, scope: str = "all") -> np.ndarray:
     """``[S]`` mean pairwise IoU of the environments of independently trained models."""
     if len(models) < 2:
         raise ValueError("seed stability needs at least two independently trained models")
-    envs = [[ex.environment for ex in explain_structures(m, structures, batch_size=batch_size,
-                                                          unseen="ignore")] for m in models]
+    envs = [[ex.environment for ex in explain_structures(
+        m, structures, batch_size=batch_size, unseen="ignore", scope=scope)] for m in models]
     scores = np.zeros(len(structures))
     pairs = list(combinations(range(len(models)), 2))
     for a, b in pairs:
