@@ -68,6 +68,12 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            ml_adsorbates=("O", "OH", "CO", "CH3", "CHO", "NH2", *FEWSHOT_EXTRA),
            preset_config=PresetConfig(groups=("fcc-pure", "fcc-L12", "fcc-L10",
                                               "fcc-random"))),
+    Recipe("bench-3d-ml", "3D metal and alloy slabs with polyatomic adsorbates (OH, CO, CH3, "
+           "NH2, CHO, OCH3, NO, CH2CO, ...), ML-oracle labels: 12 systems x 2 adsorbates x 4 "
+           "placements; the embedded 'bench-3d-ml' set is its SevenNet-0 run, frames "
+           "subsampled", "alloy-surface", 96, 2030, 2, 4,
+           ml_adsorbates=("OH", "CO", "CH3", "NH2", "CHO", "OCH3", "NO", "CH2CO", "H", "O"),
+           default_oracle="sevennet"),
     Recipe("bench-2d", "2D materials (MoS2, WS2, graphene, h-BN; pristine/doped/vacancy): 24 "
            "systems x 2 adsorbates x 2 placements (ML oracles)", "2d", 96, 2027, 2, 2,
            default_oracle="sevennet"),
