@@ -52,8 +52,25 @@ def test_clashing_template_poses_are_dropped():
     slab = alloy_slab()
     adslab = co_adslab(slab)
     adslab.positions[-2:, 2] -= 1.0  # C pushed into the surface: every placement clashes
-    result = seam(slab, "CO", [template_of(adslab)], config=SeamConfig(top_k=3))
+    template = template_of(adslab)
+    result = seam(slab, "CO", [template], config=SeamConfig(top_k=3, heuristic_fallback=False))
     assert result.proposals == [] and result.n_clashes > 0
+    filled = seam(slab, "CO", [template], config=SeamConfig(top_k=50))
+    assert filled.proposals and all(p.template is None for p in filled.proposals)
+
+
+def test_sites_no_template_fits_get_the_heuristic_pose():
+    from ase.build import fcc100
+
+    slab = fcc100("Pt", (3, 3, 4), vacuum=8.0)
+    slab.set_tags(np.where(slab.positions[:, 2] > slab.positions[:, 2].max() - 0.5, 1, 0))
+    template = template_of(co_adslab(alloy_slab()))  # a (111) hollow: fits nothing here
+    result = seam(slab, "CO", [template], config=SeamConfig(top_k=5))
+    kinds = {p.motif.site_type for p in result.proposals}
+    assert kinds == {"top", "bridge", "hollow-4"}
+    for p in result.proposals:
+        assert p.template is None and p.row()["template"] == "heuristic"
+        assert clash(slab, p.atoms.positions[-2:], p.atoms.numbers[-2:]) is None
 
 
 def test_other_adsorbate_is_reseated_and_the_model_ranks():

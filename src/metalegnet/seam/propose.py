@@ -11,11 +11,13 @@ Steps (:func:`seam`):
 3. rigid registration of each template's surface atoms onto the slab around the motif
    (:mod:`metalegnet.surface.registration`); the best template per motif is kept;
 4. the adsorbate is put in the template's pose; clashing poses are dropped
-   (:mod:`metalegnet.seam.place`);
+   (:mod:`metalegnet.seam.place`); a motif that no template fits (e.g. a hollow-4 site when
+   the database holds only (111) environments) gets the heuristic pose instead (binding
+   atom over the site point, molecule upright, covalent-contact height), scored as tier 4;
 5. ranking by the score (lower is better, eV)::
 
        score = E_rel + w_rmsd * RMSD + w_tier * (tier - 1) + w_sub * n_substituted
-               + w_reseat * [adsorbate re-seated]
+               + w_reseat * [adsorbate re-seated]      (heuristic pose: RMSD 0, tier 4)
 
    with ``E_rel`` the model's predicted total energy of the placed structure minus the lowest
    one among the scored proposals (eV; all proposals have the same atoms, so differences are
@@ -23,7 +25,8 @@ Steps (:func:`seam`):
    (a prior from the database; 0 when unknown). Defaults: ``w_rmsd`` = 1 eV/Å, ``w_tier`` =
    0.1 eV per tier step, ``w_sub`` = 0.1 eV per substituted atom, ``w_reseat`` = 0.2 eV.
    Only the ``energy_candidates`` best proposals by the energy-free part of the score are
-   passed to the model; the rest rank after them.
+   passed to the model (one batch); the rest rank after them. The substitution pass tries
+   at most ``substitution_templates`` templates per motif.
 """
 
 from __future__ import annotations
@@ -55,14 +58,15 @@ class SeamConfig:
     allow_substitution: bool = True
     substitution_cost: float = 1.0
     templates_per_motif: int = 6
+    substitution_templates: int = 3
     rmsd_weight: float = 1.0
     tier_weight: float = 0.1
     substitution_weight: float = 0.1
     reseat_weight: float = 0.2
-    energy_candidates: int = 20
+    energy_candidates: int = 10
+    heuristic_fallback: bool = True
     clash_factor: float = CLASH_FACTOR
     surface_method: str = "auto"
-    batch_size: int = 16
 
 
 @dataclass
@@ -74,8 +78,8 @@ class Proposal:
         score: the ranking score (eV, lower is better).
         atoms: the ready-to-relax structure (slab atoms first, adsorbate tagged 2).
         motif: the site it sits on.
-        template: the matched template.
-        registration: the fitted pose.
+        template: the matched template (None for a heuristic pose).
+        registration: the fitted pose (None for a heuristic pose).
         template_pose: True when the template's own adsorbate pose was used.
         energy: predicted total energy (eV), None without a model or beyond the candidates.
     """
@@ -84,24 +88,25 @@ class Proposal:
     score: float
     atoms: Atoms
     motif: Motif
-    template: LocalEnvironment
-    registration: Registration
+    template: LocalEnvironment | None
+    registration: Registration | None
     template_pose: bool
     energy: float | None = None
 
     def row(self) -> dict:
         """A flat table row."""
+        t, r = self.template, self.registration
         return {"rank": self.rank, "score": round(self.score, 4),
                 "site_type": self.motif.site_type, "site_composition": self.motif.composition,
                 "site_atoms": " ".join(map(str, self.motif.atoms)),
                 "site_x": round(float(self.motif.position[0]), 3),
                 "site_y": round(float(self.motif.position[1]), 3),
                 "multiplicity": self.motif.multiplicity,
-                "template": self.template.key, "template_tier": self.template.tier,
-                "template_site": self.template.site_label,
-                "template_adsorbate": self.template.adsorbate,
-                "rmsd": round(self.registration.rmsd, 4),
-                "substitutions": self.registration.substitutions,
+                "template": t.key if t else "heuristic", "template_tier": t.tier if t else 4,
+                "template_site": t.site_label if t else "-",
+                "template_adsorbate": t.adsorbate if t else "-",
+                "rmsd": round(r.rmsd, 4) if r else 0.0,
+                "substitutions": r.substitutions if r else 0,
                 "template_pose": self.template_pose,
                 "energy": None if self.energy is None else round(self.energy, 5)}
 
@@ -177,7 +182,7 @@ def seam(slab: Atoms, adsorbate: str | AdsorbateDef, templates: Sequence[LocalEn
     if config.allow_substitution and len(matches) < config.top_k:
         for motif in unmatched:
             best = None
-            for t in by_type.get(motif.site_type, [])[: config.templates_per_motif]:
+            for t in by_type.get(motif.site_type, [])[: config.substitution_templates]:
                 n_reg += 1
                 reg = register(t, tgt_pos, tgt_sym, tgt_idx, motif.position, motif.atoms,
                                sub_cfg)
@@ -187,7 +192,19 @@ def seam(slab: Atoms, adsorbate: str | AdsorbateDef, templates: Sequence[LocalEn
                         best = (pre, motif, t, reg)
             if best is not None:
                 matches.append(best)
+    matched = {id(m[1]) for m in matches}
     proposals, n_clash = [], 0
+    if config.heuristic_fallback:
+        for motif in motifs:
+            if id(motif) in matched:
+                continue
+            pos = heuristic_pose(slab, motif, ads)
+            if clash(slab, pos, ads.atoms().numbers, config.clash_factor):
+                n_clash += 1
+                continue
+            score = config.tier_weight * 3 + config.reseat_weight
+            proposals.append(Proposal(0, score, build_adslab(slab, ads, pos), motif, None, None,
+                                      False))
     want = formula(ads.symbols)
     for pre, motif, t, reg in sorted(matches, key=lambda m: m[0]):
         pos, own = adsorbate_positions(t, reg, ads, slab)
@@ -204,11 +221,27 @@ def seam(slab: Atoms, adsorbate: str | AdsorbateDef, templates: Sequence[LocalEn
         p.atoms.info.update({"rank": p.rank, "score": float(p.score),
                              "site_type": p.motif.site_type,
                              "site_composition": p.motif.composition,
-                             "template": p.template.key, "rmsd": float(p.registration.rmsd)})
+                             "template": p.template.key if p.template else "heuristic",
+                             "rmsd": float(p.registration.rmsd) if p.registration else 0.0})
         if p.energy is not None:
             p.atoms.info["energy_predicted"] = float(p.energy)
     return SeamResult(proposals[: config.top_k], len(motifs), n_reg, n_clash,
                       time.perf_counter() - t0)
+
+
+def heuristic_pose(slab: Atoms, motif: Motif, ads: AdsorbateDef, gap: float = 0.1
+                   ) -> np.ndarray:
+    """Adsorbate positions (Å) with its binding atom over the site point, the molecule in its
+    reference orientation (upright), at the covalent-contact height (+``gap``)."""
+    from metalegnet.surface.placement import solve_height
+
+    ref = ads.atoms()
+    b = ads.binding_indices[0]
+    pos = motif.position + ref.positions - ref.positions[b]
+    sub_pos, sub_idx = in_plane_images(slab)
+    h = solve_height(pos, ref.numbers, sub_pos, slab.numbers[sub_idx], np.array([0, 0, 1.0]),
+                     gap, 0.5)
+    return pos + h * np.array([0.0, 0.0, 1.0])
 
 
 def _pre_score(config: SeamConfig, t: LocalEnvironment, reg: Registration) -> float:
@@ -221,7 +254,7 @@ def _add_energy(proposals: list[Proposal], model, config: SeamConfig, want: str)
     if not proposals:
         return
     if model is None:
-        energies = [p.template.energy for p in proposals]
+        energies = [p.template.energy if p.template else None for p in proposals]
         if all(e is not None for e in energies):
             low = min(energies)
             for p, e in zip(proposals, energies):
@@ -230,7 +263,7 @@ def _add_energy(proposals: list[Proposal], model, config: SeamConfig, want: str)
     from metalegnet.inference import predict
 
     head = proposals[: config.energy_candidates]
-    preds = predict(model, [p.atoms for p in head], batch_size=config.batch_size,
+    preds = predict(model, [p.atoms for p in head], batch_size=max(len(head), 1),
                     compute_forces=False, source="seam proposals")
     energies = np.array([pr.energy for pr in preds])
     low = float(energies.min())

@@ -139,11 +139,15 @@ def register(template: LocalEnvironment, target_pos: np.ndarray, target_symbols:
         rows, cols = linear_sum_assignment(cost)
         return rows, cols, float(cost[rows, cols].sum()), moved
 
+    angles = 2.0 * np.pi * np.arange(config.n_azimuth) / config.n_azimuth
+    rots = np.stack([rot_z(a) for a in angles])
+    trans0 = np.asarray(site_point, float)
+    moved_all = np.einsum("kij,mj->kmi", rots, p) + trans0
+    cost_all = ((moved_all[:, :, None, :] - q_all[None, None]) ** 2).sum(-1) + penalty
     starts = []
     for k in range(config.n_azimuth):
-        rot = rot_z(2.0 * np.pi * k / config.n_azimuth)
-        trans = np.asarray(site_point, float)
-        starts.append((assign(rot, trans)[2], rot, trans))
+        rows, cols = linear_sum_assignment(cost_all[k])
+        starts.append((float(cost_all[k][rows, cols].sum()), rots[k], trans0))
     starts.sort(key=lambda s: s[0])
     best: Registration | None = None
     for _, rot, trans in starts[: config.n_refine]:
