@@ -10,6 +10,7 @@ from ase.build import add_adsorbate, fcc111
 from metalegnet.explain.environment import otsu_environment
 from metalegnet.explain.references import (
     adsorbate_distances,
+    chance_iou,
     cutoff_reference,
     farthest_catalyst,
     knn_reference,
@@ -61,6 +62,8 @@ def test_overlap_scores():
     e = overlap([], [])
     assert np.isnan(e.precision) and np.isnan(e.recall) and e.iou == 1.0
     assert overlap([], [1]).iou == 0.0
+    assert chance_iou(10, 2, 5) == pytest.approx(1 / 6)  # E|L∩R| = 1 -> 1 / (2 + 5 - 1)
+    assert chance_iou(10, 10, 10) == 1.0
 
 
 def test_reference_overlaps_of_a_known_environment():

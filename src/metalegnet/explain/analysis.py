@@ -3,7 +3,9 @@ masking and stability, as per-structure records and a ``summary.json``-shaped di
 
 Conventions of the summary (means over structures; energies eV, distances Å):
 
-* ``overlap``: over structures whose learned environment holds >= 1 catalyst atom (with none,
+* ``overlap``: ``chance_iou`` is the IoU a random set of the learned size would have (see
+  ``references.chance_iou``), the baseline to read IoU against; over structures whose
+  learned environment holds >= 1 catalyst atom (with none,
   the size-matched kNN set is empty by construction and its IoU of 1 would say nothing);
 * ``masking``: over structures with 1 <= K < number of catalyst atoms (see ``faithfulness``);
 * ``stability``: IoU of the catalyst part of the environment with the untransformed (or, for
@@ -21,7 +23,11 @@ from ase import Atoms
 
 from metalegnet.explain.environment import Explanation, explain_structures
 from metalegnet.explain.faithfulness import MASKS, masking_faithfulness
-from metalegnet.explain.references import DEFAULT_REFERENCE_CUTOFF, reference_overlaps
+from metalegnet.explain.references import (
+    DEFAULT_REFERENCE_CUTOFF,
+    chance_overlaps,
+    reference_overlaps,
+)
 from metalegnet.explain.stability import seed_stability, transform_stability
 
 
@@ -78,6 +84,15 @@ def analyse(model: torch.nn.Module, structures: Sequence[Atoms],
         if env.adsorbate.any() and env.surface.any():
             ov = reference_overlaps(atoms, env, cfg.reference_cutoff)
             rec["overlap"] = {k: v.as_dict() for k, v in ov.items()}
+            for k, v in chance_overlaps(atoms, ov).items():
+                rec["overlap"][k]["chance_iou"] = v
+        ads = atoms.get_tags() == 2
+        total = float(np.abs(ex.contributions).sum())
+        rec["adsorbate_share"] = float(np.abs(ex.contributions[ads]).sum() / total) \
+            if total > 0 else None
+        if ex.gate is not None:
+            rec["gate_adsorbate"] = float(ex.gate[ads].mean()) if ads.any() else None
+            rec["gate_catalyst"] = float(ex.gate[~ads].mean()) if (~ads).any() else None
         records.append(rec)
     log("masking: learned / random / distant")
     mask = masking_faithfulness(model, structures, [e.environment for e in exps],
@@ -109,7 +124,8 @@ def summarise(records: list[dict], masking: dict, stability: dict, cfg: ExplainC
     """The ``summary.json`` dict (see the module docstring)."""
     with_ov = [r for r in records if "overlap" in r]
     overlap = {ref: {m: _nanmean([r["overlap"][ref][m] for r in with_ov])
-                     for m in ("precision", "recall", "iou")} for ref in ("cutoff", "knn")}
+                     for m in ("precision", "recall", "iou", "chance_iou")}
+               for ref in ("cutoff", "knn")}
     overlap["cutoff"]["radius_A"] = cfg.reference_cutoff
     overlap["num_structures"] = len(with_ov)
     for ref in ("cutoff", "knn"):
@@ -126,7 +142,11 @@ def summarise(records: list[dict], masking: dict, stability: dict, cfg: ExplainC
            "mean_num_atoms": _nanmean([r["num_atoms"] for r in records]),
            "adsorbate_only_fraction": (sum(r["adsorbate_only"] for r in records) / n
                                        if n else None),
-           "degenerate": sum(r["degenerate"] for r in records)}
+           "degenerate": sum(r["degenerate"] for r in records),
+           # share of sum |c_i| on the adsorbate, mean gate gamma_i per part
+           "adsorbate_share": _nanmean([r.get("adsorbate_share") for r in records]),
+           "gate_adsorbate": _nanmean([r.get("gate_adsorbate") for r in records]),
+           "gate_catalyst": _nanmean([r.get("gate_catalyst") for r in records])}
     return {"environment": env, "overlap": overlap, "masking": masking,
             "stability": stability, "config": asdict(cfg),
             "units": {"abs_dE": "eV", "d_abs_error": "eV", "radius_A": "Å"}}

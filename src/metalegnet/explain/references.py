@@ -103,6 +103,15 @@ def overlap(learned, reference) -> Overlap:
                    learned_size=len(a), reference_size=len(b))
 
 
+def chance_iou(n: int, k_learned: int, k_reference: int) -> float:
+    """IoU a random k_learned-subset of n catalyst atoms has with a fixed k_reference-set, as
+    the ratio of expectations: E|L ∩ R| = k_l k_r / n, IoU ~ i / (k_l + k_r - i)."""
+    if n <= 0 or k_learned + k_reference == 0:
+        return 1.0
+    i = k_learned * k_reference / n
+    return float(i / (k_learned + k_reference - i))
+
+
 def iou(a, b) -> float:
     return overlap(a, b).iou
 
@@ -114,3 +123,9 @@ def reference_overlaps(atoms: Atoms, env: AdsorptionEnvironment,
     learned = env.surface_indices
     return {"cutoff": overlap(learned, cutoff_reference(atoms, cutoff, d)),
             "knn": overlap(learned, knn_reference(atoms, learned.size, d))}
+
+
+def chance_overlaps(atoms: Atoms, overlaps: dict[str, Overlap]) -> dict[str, float]:
+    """``{ref: chance IoU}`` of a random learned set of the same size (a baseline for IoU)."""
+    n = int(catalyst_indices(atoms).size)
+    return {k: chance_iou(n, o.learned_size, o.reference_size) for k, o in overlaps.items()}

@@ -87,7 +87,8 @@ def _summary_table(summary: dict) -> str:
     for ref in ("cutoff", "knn"):
         r = ov.get(ref, {})
         rows.append(f"<tr><td>overlap vs {ref}</td><td>precision {_fmt(r.get('precision'))}, "
-                    f"recall {_fmt(r.get('recall'))}, IoU {_fmt(r.get('iou'))}</td></tr>")
+                    f"recall {_fmt(r.get('recall'))}, IoU {_fmt(r.get('iou'))} (a random set "
+                    f"of the same size: {_fmt(r.get('chance_iou'))})</td></tr>")
     mk = summary.get("masking", {})
     for m in ("learned", "random", "distant"):
         r = mk.get(m) or {}
@@ -103,7 +104,10 @@ def _summary_table(summary: dict) -> str:
                 f"({_fmt(env.get('mean_catalyst_size'), 2)} catalyst) of "
                 f"{_fmt(env.get('mean_num_atoms'), 1)}; adsorbate only in "
                 f"{_fmt(env.get('adsorbate_only_fraction'), 2)} of structures; Otsu scope "
-                f"{_fmt(env.get('scope'))}</td></tr>")
+                f"{_fmt(env.get('scope'))}; share of Σ|c<sub>i</sub>| on the adsorbate "
+                f"{_fmt(env.get('adsorbate_share'), 2)}; mean gate adsorbate / catalyst "
+                f"{_fmt(env.get('gate_adsorbate'), 2)} / {_fmt(env.get('gate_catalyst'), 2)}"
+                "</td></tr>")
     return "<table class='summary'>" + "".join(rows) + "</table>"
 
 
