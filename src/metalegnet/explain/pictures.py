@@ -73,12 +73,13 @@ def attribution_figure(atoms: Atoms, env: AdsorptionEnvironment, title: str = ""
     _panel(axes[0], atoms, env, "", "top view", relative)
     _panel(axes[1], atoms, env, "-90x", "side view", relative)
     sm = ScalarMappable(norm=Normalize(0, 1), cmap=CMAP)
-    cb = fig.colorbar(sm, ax=axes, fraction=0.03, pad=0.02)
+    cb = fig.colorbar(sm, cax=fig.add_axes([0.89, 0.12, 0.02, 0.66]))
     cb.set_label("w_i / max over catalyst atoms" if relative
                  else "importance w_i = |c_i| / max |c_j|")
     thr = "undefined" if env.degenerate else f"{env.threshold:.3g}"
     fig.suptitle(f"{title}\nenvironment (red outline): {env.size} atoms "
-                 f"({int(env.surface.sum())} catalyst), Otsu t = {thr}", fontsize=9)
+                 f"({int(env.surface.sum())} catalyst), Otsu t = {thr}", fontsize=9, y=0.99)
+    fig.subplots_adjust(top=0.8, left=0.02, right=0.86, wspace=0.05)
     return fig
 
 
