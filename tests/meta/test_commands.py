@@ -50,6 +50,9 @@ def test_meta_train_writes_a_loadable_resumable_run(meta_run):
     tmp, out = meta_run
     for name in ("checkpoint.pt", "last.pt", "config.yaml", "tasks.json", "log.csv"):
         assert (out / name).exists()
+    log = (out / "log.csv").read_text().splitlines()
+    assert log[0] == "step,meta_loss,time_s" and len(log) == 7
+    assert float(log[-1].split(",")[1]) > 0
     tasks = json.loads((out / "tasks.json").read_text())
     assert "Au|CO" in tasks["target"] and "Au|CO" not in tasks["source"]
     model, payload = load_checkpoint(out / "checkpoint.pt")

@@ -32,8 +32,17 @@ from metalegnet.meta.maml import exact_higher_derivatives, init_inner_lrs, meta_
 from metalegnet.meta.tasks import Task, build_tasks, check_no_leak, parse_where, split_source_target
 from metalegnet.train.data import Normalization, fit_normalization, make_samples
 from metalegnet.train.losses import Objective
-from metalegnet.train.runlog import Progress, write_log
+from metalegnet.train.runlog import Progress
 from metalegnet.train.trainer import build_model
+
+LOG_COLUMNS = ("step", "meta_loss", "time_s")
+
+
+def write_log(path: Path, rows: list[dict]) -> None:
+    """``log.csv``: the meta-loss (eq. 25, normalised units) of every outer step."""
+    lines = [",".join(LOG_COLUMNS)]
+    lines += [",".join(str(r.get(c, "")) for c in LOG_COLUMNS) for r in rows]
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def read_sources(data: str) -> list:
