@@ -4,7 +4,7 @@
 =====================  ===================================================================
 ``meta-legnet``        meta-trained LegNet (MAML, :mod:`metalegnet.meta`), adapted with
                        :func:`metalegnet.meta.adapt.adapt` (steps by cross-validation on
-                       the support set, zero-shot fallback)
+                       the support set, zero-shot fallback; k = 1: zero-shot)
 ``meta-legnet-fixed``  the same, always the meta-trained number of inner steps (no CV)
 ``legnet+adapt``       ablation: the *pretrained* LegNet through the same adaptation
                        (what the adaptation procedure gives without meta-training)
@@ -52,7 +52,7 @@ class FewShotModels:
     scratch_lr: float = 5e-3
     step_grid: tuple[int, ...] = (0, 1, 2, 4, 8)
     folds: int = 4
-    small_support_choice: str | None = None  # meta-training's choice for k = 1
+    small_support_choice: str | None = None  # meta-training's k = 1 choice (recorded only)
 
     @property
     def objective(self) -> Objective:
@@ -111,8 +111,7 @@ def _train(model: torch.nn.Module, support: Sequence[Sample], objective: Objecti
 def meta_legnet(m: FewShotModels, support, query, seed: int, fixed: bool = False):
     cfg = AdaptConfig(steps=m.inner_steps if fixed else None, step_grid=list(m.step_grid),
                       folds=m.folds, seed=seed)
-    r = adapt(m.meta, support, m.objective, m.inner_lr, cfg,
-              small_support_choice=m.small_support_choice)
+    r = adapt(m.meta, support, m.objective, m.inner_lr, cfg)  # k = 1: zero-shot
     return energies(r.model, query), {"choice": r.choice, "seconds": r.seconds}
 
 

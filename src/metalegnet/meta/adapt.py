@@ -7,11 +7,13 @@ after the per-task energy reference delta_S of :mod:`metalegnet.meta.maml`).
 The number of steps is chosen on the support set itself, by ``folds``-fold
 cross-validation (leave-one-out for k <= ``folds``): for every candidate, adapt on the
 other folds and score the held-out fold with the training loss; the candidates are
-*zero-shot* (no shift, no step) and, with the shift, n in ``step_grid``. The candidate with
-the lowest mean held-out loss wins; zero-shot wins ties. With k < 2 (nothing to hold out) the
-candidate chosen the same way on one-structure draws of the source tasks at the end of
-meta-training is taken (:func:`small_support_policy`, stored in the checkpoint), else
-zero-shot. With ``steps`` fixed (``--steps K``) no cross-validation is run.
+*zero-shot* (no shift, no step) and, with the shift, n in ``step_grid``. The candidate
+with the lowest mean held-out loss wins; zero-shot wins ties. With k < 2 (nothing to hold
+out) zero-shot is kept, unless the caller passes the candidate chosen the same way on
+one-structure draws of the source tasks at the end of meta-training
+(:func:`small_support_policy`, stored in the checkpoint; ``metalegnet adapt --k1-policy
+source``), which carries no guarantee. With ``steps`` fixed (``--steps K``) no
+cross-validation is run.
 """
 
 from __future__ import annotations

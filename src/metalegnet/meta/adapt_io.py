@@ -9,7 +9,7 @@ from metalegnet.checkpoint import load_checkpoint, save_checkpoint
 from metalegnet.data.io import read_structures
 from metalegnet.data.labels import labels_for_task
 from metalegnet.data.validate import validate_structures
-from metalegnet.errors import CheckpointError
+from metalegnet.errors import CheckpointError, ConfigError
 from metalegnet.inference import check_structures
 from metalegnet.meta.adapt import AdaptConfig, AdaptResult, adapt
 from metalegnet.train.losses import LossScales, Objective
@@ -37,9 +37,17 @@ def checkpoint_objective(payload: dict) -> tuple[Objective, str, str]:
 def adapt_checkpoint(checkpoint: str | os.PathLike, support: str | os.PathLike,
                      output: str | os.PathLike, steps: int | None = None,
                      lr: float | None = None, step_grid: list[int] | None = None,
-                     folds: int = 5, energy_key: str | None = None, task_shift: bool = True
-                     ) -> tuple[AdaptResult, Path]:
-    """Adapt ``checkpoint`` on the structures of ``support`` and write ``output``."""
+                     folds: int = 5, energy_key: str | None = None, task_shift: bool = True,
+                     k1_policy: str = "zero-shot") -> tuple[AdaptResult, Path]:
+    """Adapt ``checkpoint`` on the structures of ``support`` and write ``output``.
+
+    ``k1_policy``: with a single support structure (no cross-validation possible) keep the
+    model (``zero-shot``, the default: never worse than zero-shot) or take the candidate
+    meta-training chose on the source tasks (``source``; see
+    :func:`metalegnet.meta.adapt.small_support_policy`: on WWL-GPR CuCo(111) it made k = 1
+    worse than zero-shot)."""
+    if k1_policy not in ("zero-shot", "source"):
+        raise ConfigError(f"k1_policy={k1_policy!r}; choose zero-shot or source")
     config = AdaptConfig(steps=steps, lr=lr, folds=folds, task_shift=task_shift,
                          **({"step_grid": list(step_grid)} if step_grid else {}))
     model, payload = load_checkpoint(checkpoint)
@@ -57,7 +65,8 @@ def adapt_checkpoint(checkpoint: str | os.PathLike, support: str | os.PathLike,
     if payload.get("inner_lrs"):
         inner = {n: v.to(next(model.parameters()).dtype) for n, v in
                  payload["inner_lrs"].items()}
-    small = (meta_info.get("small_support") or {}).get("choice") if task_shift else None
+    small = ((meta_info.get("small_support") or {}).get("choice")
+             if task_shift and k1_policy == "source" else None)
     result = adapt(model, samples, objective, inner, config, small_support_choice=small)
     metadata = dict(meta)
     metadata["adaptation"] = {**result.summary(), "support": str(support),

@@ -111,6 +111,9 @@ def _register_adapt(subparsers) -> None:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--energy-key", metavar="KEY", help="info key of the adsorption energy")
     p.add_argument("--no-task-shift", dest="task_shift", action="store_false")
+    p.add_argument("--k1-policy", choices=("zero-shot", "source"), default="zero-shot",
+                   help="with one support structure: keep the model (default) or take the "
+                   "choice meta-training made on the source tasks")
     p.set_defaults(func=run_adapt)
 
 
@@ -127,6 +130,6 @@ def run_adapt(args: argparse.Namespace) -> int:
     result, out = adapt_checkpoint(args.checkpoint, args.support, args.output,
                                    steps=args.steps, lr=args.lr, step_grid=grid,
                                    folds=args.folds, energy_key=args.energy_key,
-                                   task_shift=args.task_shift)
+                                   task_shift=args.task_shift, k1_policy=args.k1_policy)
     print(json.dumps({"wrote": str(out), **result.summary()}))
     return 0
