@@ -29,7 +29,8 @@ CLASH_FACTOR = 0.75
 
 
 def adsorbate_positions(template: LocalEnvironment, registration: Registration,
-                        adsorbate: AdsorbateDef, slab: Atoms, gap: float = 0.1
+                        adsorbate: AdsorbateDef, slab: Atoms, gap: float = 0.1,
+                        images: tuple[np.ndarray, np.ndarray] | None = None
                         ) -> tuple[np.ndarray, bool]:
     """Slab-frame positions (Å) of ``adsorbate``'s atoms (its own order) and whether the
     template's own pose was used (True) or the adsorbate was re-seated (False)."""
@@ -44,9 +45,9 @@ def adsorbate_positions(template: LocalEnvironment, registration: Registration,
         return registration.apply(template.positions[ads_idx][order]), True
     b = adsorbate.binding_indices[0]
     anchor = registration.apply(template.positions[template.binding][None])[0]
-    local = registration.rotation.apply(ref.positions - ref.positions[b])
+    local = (ref.positions - ref.positions[b]) @ registration.matrix.T
     pos = anchor + local
-    sub_pos, sub_idx = in_plane_images(slab)
+    sub_pos, sub_idx = images if images is not None else in_plane_images(slab)
     h = solve_height(pos, ref.numbers, sub_pos, slab.numbers[sub_idx], np.array([0, 0, 1.0]),
                      gap, 0.5)
     return pos + h * np.array([0.0, 0.0, 1.0]), False
@@ -90,9 +91,11 @@ def build_adslab(slab: Atoms, adsorbate: AdsorbateDef, positions: np.ndarray) ->
 
 
 def clash(slab: Atoms, positions: np.ndarray, numbers: np.ndarray,
-          clash_factor: float = CLASH_FACTOR) -> str | None:
-    """Why the adsorbate at ``positions`` clashes with ``slab`` (None: no clash)."""
-    sub_pos, sub_idx = in_plane_images(slab)
+          clash_factor: float = CLASH_FACTOR,
+          images: tuple[np.ndarray, np.ndarray] | None = None) -> str | None:
+    """Why the adsorbate at ``positions`` clashes with ``slab`` (None: no clash);
+    ``images``: the slab's in-plane images (:func:`in_plane_images`), computed if not given."""
+    sub_pos, sub_idx = images if images is not None else in_plane_images(slab)
     sub_num = slab.numbers[sub_idx]
     d = np.linalg.norm(positions[:, None, :] - sub_pos[None, :, :], axis=-1)
     limit = clash_factor * (covalent_radii[numbers][:, None] + covalent_radii[sub_num][None])

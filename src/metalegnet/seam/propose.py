@@ -154,6 +154,8 @@ def seam(slab: Atoms, adsorbate: str | AdsorbateDef, templates: Sequence[LocalEn
     surface = find_surface_atoms(slab, config.surface_method)
     motifs = find_motifs(slab, surface)
     tgt_pos, tgt_idx = in_plane_images(slab)
+    images = (tgt_pos, tgt_idx)
+    ads_numbers = ads.atoms().numbers
     tgt_sym = np.array(slab.get_chemical_symbols())[tgt_idx]
     by_type: dict[str, list[LocalEnvironment]] = {}
     for t in sorted(pool, key=_prior):
@@ -198,8 +200,8 @@ def seam(slab: Atoms, adsorbate: str | AdsorbateDef, templates: Sequence[LocalEn
         for motif in motifs:
             if id(motif) in matched:
                 continue
-            pos = heuristic_pose(slab, motif, ads)
-            if clash(slab, pos, ads.atoms().numbers, config.clash_factor):
+            pos = heuristic_pose(slab, motif, ads, images=images)
+            if clash(slab, pos, ads_numbers, config.clash_factor, images):
                 n_clash += 1
                 continue
             score = config.tier_weight * 3 + config.reseat_weight
@@ -207,8 +209,8 @@ def seam(slab: Atoms, adsorbate: str | AdsorbateDef, templates: Sequence[LocalEn
                                       False))
     want = formula(ads.symbols)
     for pre, motif, t, reg in sorted(matches, key=lambda m: m[0]):
-        pos, own = adsorbate_positions(t, reg, ads, slab)
-        if clash(slab, pos, ads.atoms().numbers, config.clash_factor):
+        pos, own = adsorbate_positions(t, reg, ads, slab, images=images)
+        if clash(slab, pos, ads_numbers, config.clash_factor, images):
             n_clash += 1
             continue
         pre += 0.0 if own else config.reseat_weight
@@ -229,8 +231,8 @@ def seam(slab: Atoms, adsorbate: str | AdsorbateDef, templates: Sequence[LocalEn
                       time.perf_counter() - t0)
 
 
-def heuristic_pose(slab: Atoms, motif: Motif, ads: AdsorbateDef, gap: float = 0.1
-                   ) -> np.ndarray:
+def heuristic_pose(slab: Atoms, motif: Motif, ads: AdsorbateDef, gap: float = 0.1,
+                   images: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Adsorbate positions (Å) with its binding atom over the site point, the molecule in its
     reference orientation (upright), at the covalent-contact height (+``gap``)."""
     from metalegnet.surface.placement import solve_height
@@ -238,7 +240,7 @@ def heuristic_pose(slab: Atoms, motif: Motif, ads: AdsorbateDef, gap: float = 0.
     ref = ads.atoms()
     b = ads.binding_indices[0]
     pos = motif.position + ref.positions - ref.positions[b]
-    sub_pos, sub_idx = in_plane_images(slab)
+    sub_pos, sub_idx = images if images is not None else in_plane_images(slab)
     h = solve_height(pos, ref.numbers, sub_pos, slab.numbers[sub_idx], np.array([0, 0, 1.0]),
                      gap, 0.5)
     return pos + h * np.array([0.0, 0.0, 1.0])

@@ -123,22 +123,29 @@ def _cell_key(slab: Atoms, point: np.ndarray) -> tuple[int, ...]:
     return (int(round(frac[0] * 1000)) % 1000, int(round(frac[1] * 1000)) % 1000)
 
 
-def motif_fingerprint(slab: Atoms, motif: Motif, radius: float = 5.0, tol: float = 0.05
-                      ) -> tuple:
+def motif_fingerprint(slab: Atoms, motif: Motif, radius: float = 5.0, tol: float = 0.05,
+                      images: tuple[np.ndarray, np.ndarray] | None = None) -> tuple:
     """Site type, site elements and element-resolved sorted distances (rounded to ``tol``)
-    from the site point to the substrate atoms within ``radius`` (Å)."""
-    sub = np.flatnonzero(slab.get_tags() != 2)
-    pos, owner = in_plane_images(slab[sub], reps=2)
+    from the site point to the substrate atoms within ``radius`` (Å). ``images``: the
+    substrate's in-plane images (positions, symbols), computed when not given."""
+    if images is None:
+        sub = np.flatnonzero(slab.get_tags() != 2)
+        pos, owner = in_plane_images(slab[sub], reps=2)
+        images = (pos, np.array(slab.get_chemical_symbols())[sub][owner])
+    pos, all_symbols = images
     d = np.linalg.norm(pos - motif.position, axis=1)
     near = d < radius
-    symbols = np.array(slab.get_chemical_symbols())[sub][owner[near]]
+    symbols = all_symbols[near]
     pairs = sorted(zip(symbols.tolist(), np.round(d[near] / tol).astype(int).tolist()))
     return (motif.site_type, motif.composition, tuple(pairs))
 
 
 def _merge(slab: Atoms, motifs: list[Motif], radius: float, tol: float) -> list[Motif]:
     groups: dict[tuple, list[Motif]] = {}
+    sub = np.flatnonzero(slab.get_tags() != 2)
+    pos, owner = in_plane_images(slab[sub], reps=2)
+    images = (pos, np.array(slab.get_chemical_symbols())[sub][owner])
     for m in motifs:
-        groups.setdefault(motif_fingerprint(slab, m, radius, tol), []).append(m)
+        groups.setdefault(motif_fingerprint(slab, m, radius, tol, images), []).append(m)
     return [Motif(g[0].site_type, g[0].atoms, g[0].position, g[0].composition, len(g))
             for g in groups.values()]

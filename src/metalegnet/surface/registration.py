@@ -59,22 +59,26 @@ class Registration:
     """A fitted pose.
 
     Attributes:
-        rotation: the rotation (about the normal) taking template to slab frame.
+        matrix: the 3x3 rotation (about the normal) taking template to slab frame.
         translation: the translation (Å).
         rmsd: RMSD over the template's surface atoms (Å).
         mapping: for each template surface atom, the matched slab atom index.
         substitutions: how many matched pairs differ in element.
     """
 
-    rotation: Rotation
+    matrix: np.ndarray
     translation: np.ndarray
     rmsd: float
     mapping: np.ndarray
     substitutions: int
 
+    @property
+    def rotation(self) -> Rotation:
+        return Rotation.from_matrix(self.matrix)
+
     def apply(self, points: np.ndarray) -> np.ndarray:
         """Template-frame points (Å) in the slab frame."""
-        return self.rotation.apply(np.array(points, float)) + self.translation
+        return np.asarray(points, float) @ self.matrix.T + self.translation
 
 
 def rot_z(theta: float) -> np.ndarray:
@@ -149,7 +153,7 @@ def register(template: LocalEnvironment, target_pos: np.ndarray, target_symbols:
         rows, cols = linear_sum_assignment(cost_all[k])
         starts.append((float(cost_all[k][rows, cols].sum()), rots[k], trans0))
     starts.sort(key=lambda s: s[0])
-    best: Registration | None = None
+    best = None
     for _, rot, trans in starts[: config.n_refine]:
         for _ in range(config.n_iter):
             rows, cols, _, _ = assign(rot, trans)
@@ -160,8 +164,11 @@ def register(template: LocalEnvironment, target_pos: np.ndarray, target_symbols:
         if forbidden or (config.substitution_cost is None and subs):
             continue
         rmsd = float(np.sqrt(((moved[rows] - q_all[cols]) ** 2).sum(-1).mean()))
-        if best is None or rmsd < best.rmsd - 1e-9:
+        if best is None or rmsd < best[0] - 1e-9:
             mapping = np.empty(len(p), int)
             mapping[rows] = q_idx[cols]
-            best = Registration(Rotation.from_matrix(rot), trans, rmsd, mapping, subs)
-    return best
+            best = (rmsd, rot, trans, mapping, subs)
+    if best is None:
+        return None
+    rmsd, rot, trans, mapping, subs = best
+    return Registration(rot, trans, rmsd, mapping, subs)
