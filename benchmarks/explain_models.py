@@ -13,8 +13,8 @@ cutoff 5 Å, batch 8, lr 5e-3):
 
 Resumable: a trained run (``checkpoint.pt`` + ``metrics.json``) or an explained output
 (``summary.json``) is not redone. The small outputs (summary.json, records.json, figures,
-four structure PNGs, report.html) are copied to ``benchmarks/results/explain_<model>_<scope>``
-and a table to ``benchmarks/results/explain_summary.md``.
+four structure PNGs, report.html) are copied to ``benchmarks/results/explain/<model>_<scope>``
+and a table to ``benchmarks/results/explain/summary.md``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+RESULTS = ROOT / "benchmarks" / "results" / "explain"
 METALEGNET = [sys.executable, "-m", "metalegnet"]
 MODEL_YAML = """model: legnet
 model_config: {num_features: 32, num_blocks: 2, num_post_blocks: 1, voxel_sizes: [5.0, 10.0]}
@@ -90,7 +90,7 @@ def explain(work: Path, limit: int) -> list[dict]:
                     "--report-structures", "6",
                     *(["--seed-checkpoints", *seeds] if seeds else [])],
                    work / "explain.log")
-            dest = RESULTS / f"explain_{short}_{scope}"
+            dest = RESULTS / f"{short}_{scope}"
             dest.mkdir(parents=True, exist_ok=True)
             for f in out.iterdir():
                 if f.suffix in (".json", ".png", ".html"):
@@ -152,7 +152,8 @@ def main() -> int:
             f"{args.work} --limit {args.limit}`. Means over the explained test structures "
             "(evenly spread, at most the limit); overlap over structures whose environment "
             "holds >= 1 catalyst atom, masking over 1 <= K < catalyst atoms.\n\n" + table(rows))
-    (RESULTS / "explain_summary.md").write_text(text)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "summary.md").write_text(text)
     print(text)
     return 0
 

@@ -54,7 +54,9 @@ def structure_payload(atoms: Atoms, ex: Explanation, record: dict) -> dict:
         dist = np.full(len(atoms), np.nan)
     order = np.argsort(-ex.importance, kind="stable")[:TOP_ATOMS]
     symbols, tags, mask = atoms.get_chemical_symbols(), atoms.get_tags(), env.mask
+    voxels = env.voxel_index[0] if env.voxel_index else None
     top = [{"index": int(i), "symbol": symbols[i], "tag": int(tags[i]),
+            "voxel": None if voxels is None else int(voxels[i]),
             "w": float(ex.importance[i]), "c": float(ex.contributions[i]),
             "env": bool(mask[i]), "d": None if not np.isfinite(dist[i]) else float(dist[i])}
            for i in order]
@@ -64,6 +66,8 @@ def structure_payload(atoms: Atoms, ex: Explanation, record: dict) -> dict:
             "colors_rel": hex_colors(colour_weights(env, relative=True)),
             "w": [round(float(w), 4) for w in ex.importance],
             "env": env.indices.tolist(), "symbols": symbols, "cell": cell, "top": top,
+            "env_voxels": [int(env.environment_voxels(k).size)
+                           for k in range(len(env.voxel_index))],
             "record": {k: record.get(k) for k in ("energy_pred", "label", "environment_size",
                                                   "environment_catalyst_size", "threshold",
                                                   "overlap", "masking")}}
@@ -166,7 +170,6 @@ function renderStructure(k, s){
       backgroundColor: 'black', backgroundOpacity: 0.7});
   }, function(){ if (label){ viewer.removeLabel(label); label = null; } });
   viewer.zoomTo();
-  viewer.zoom(1.3);
   viewer.render();
   return viewer;
 }
@@ -225,9 +228,13 @@ def _structure_card(k: int, s: dict) -> str:
     rows = "".join(
         f"<tr class='{'env' if a['env'] else ''}'><td>{r + 1}</td><td>{a['index']}</td>"
         f"<td>{a['symbol']}</td><td>{a['tag']}</td><td>{a['w']:.3f}</td><td>{a['c']:+.4f}</td>"
-        f"<td>{'yes' if a['env'] else ''}</td><td>{_fmt(a['d'], 2)}</td></tr>"
+        f"<td>{'yes' if a['env'] else ''}</td><td>{_fmt(a['d'], 2)}</td>"
+        f"<td>{_fmt(a['voxel'])}</td></tr>"
         for r, a in enumerate(s["top"]))
     thr = rec.get("threshold")
+    vox = ("<p>the environment spans " + ", ".join(
+        f"{n} voxel(s) at coarse level {k + 1}" for k, n in enumerate(s["env_voxels"]))
+        + "</p>") if s["env_voxels"] else ""
     return (
         f"<div class='card'><h3>{k + 1}. {html.escape(s['title'])}</h3>"
         f"<p>predicted {_fmt(rec.get('energy_pred'))} eV, label {_fmt(rec.get('label'))} eV; "
@@ -240,7 +247,8 @@ def _structure_card(k: int, s: dict) -> str:
         f"<label><input type='checkbox' id='relative{k}'> colour by w_i / max over catalyst "
         "atoms</label></div><div>"
         "<table><tr><th>#</th><th>atom</th><th>el.</th><th>tag</th><th>w_i</th><th>c_i</th>"
-        f"<th>env.</th><th>d to adsorbate (Å)</th></tr>{rows}</table></div></div></div>")
+        f"<th>env.</th><th>d to adsorbate (Å)</th><th>voxel (level 1)</th></tr>{rows}"
+        f"</table>{vox}</div></div></div>")
 
 
 def write_report(path: str | os.PathLike, title: str, summary: dict,
