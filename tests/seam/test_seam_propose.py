@@ -124,3 +124,12 @@ def test_bad_input_is_one_clear_error():
         seam(molecule, "CO", [template_of(co_adslab(slab))])
     with pytest.raises(DataError, match="empty"):
         seam(slab, "CO", [])
+
+
+def test_ase_build_layer_tags_are_not_adsorbate_tags():
+    slab = fcc111("Pt", (3, 3, 4), vacuum=8.0)  # tags 1 (top) .. 4 (bottom)
+    template = template_of(co_adslab(alloy_slab(), tilt=0.0))
+    result = seam(slab, "CO", [template], config=SeamConfig(top_k=2, allow_substitution=True))
+    assert result.proposals
+    atoms = result.proposals[0].atoms
+    assert (atoms.get_tags()[:36] != 2).all() and (atoms.get_tags()[36:] == 2).all()

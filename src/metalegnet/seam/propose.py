@@ -42,7 +42,12 @@ from ase import Atoms
 from metalegnet.errors import DataError
 from metalegnet.seam.place import CLASH_FACTOR, adsorbate_positions, build_adslab, clash
 from metalegnet.surface.adsorbates import AdsorbateDef, get_adsorbate
-from metalegnet.surface.detect import check_slab, find_surface_atoms, in_plane_images
+from metalegnet.surface.detect import (
+    check_slab,
+    find_surface_atoms,
+    in_plane_images,
+    layer_tags,
+)
 from metalegnet.surface.environment import LocalEnvironment, formula
 from metalegnet.surface.motifs import Motif, find_motifs
 from metalegnet.surface.registration import Registration, RegistrationConfig, register
@@ -145,6 +150,9 @@ def seam(slab: Atoms, adsorbate: str | AdsorbateDef, templates: Sequence[LocalEn
     config = config or SeamConfig()
     t0 = time.perf_counter()
     check_slab(slab, "slab")
+    if layer_tags(slab):  # ase.build numbers layers 1, 2, ...: no adsorbate, top layer = 1
+        slab = slab.copy()
+        slab.set_tags(np.where(slab.get_tags() == 1, 1, 0))
     if (slab.get_tags() == 2).any():
         raise DataError("slab: has adsorbate atoms (tag 2); give SEAM the clean slab")
     ads = get_adsorbate(adsorbate) if isinstance(adsorbate, str) else adsorbate

@@ -86,15 +86,30 @@ def find_surface_atoms(atoms: Atoms, method: str = "auto",
 ADSORBATE_ELEMENTS = frozenset({"H", "B", "C", "N", "O", "F", "P", "S", "Cl", "Br", "I"})
 
 
+def layer_tags(atoms: Atoms) -> bool:
+    """Whether the tags are ``ase.build``'s layer numbers (1 = top layer, 2 = the one below,
+    ...; ``add_adsorbate`` tags the adsorbate 0) rather than OC20 tags: tags 1 and 2 exist and
+    the tag-2 atoms lie below the tag-1 atoms on average (OC20's adsorbate, tag 2, lies
+    above its surface, tag 1)."""
+    tags = atoms.get_tags()
+    if not ((tags == 1).any() and (tags == 2).any()):
+        return False
+    z = atoms.positions[:, 2]
+    return bool(z[tags == 1].mean() > z[tags == 2].mean() + 0.5)
+
+
 def with_oc20_tags(atoms: Atoms) -> Atoms:
     """A copy tagged as OC20 does (2 adsorbate, 1 surface, 0 the rest), tags kept when the
-    structure already has adsorbate tags.
+    structure already has adsorbate tags (``ase.build`` layer numbers are not: see
+    :func:`layer_tags`).
 
     Without tag 2: the adsorbate is the non-metal atoms (:data:`ADSORBATE_ELEMENTS`) lying
     above the highest other atom minus 0.5 Å, and those bonded to them among the non-metal
     atoms (so the H of an OH counts); the surface atoms are found by geometry.
     """
     out = atoms.copy()
+    if layer_tags(out):
+        out.set_tags(0)
     tags = out.get_tags()
     if (tags == 2).any():
         if not (tags == 1).any():

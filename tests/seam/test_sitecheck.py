@@ -1,0 +1,49 @@
+"""Pieces of the real-DFT site check: grouping and matching a proposal to a DFT structure."""
+
+from __future__ import annotations
+
+import numpy as np
+from ase.build import add_adsorbate, fcc111
+
+from metalegnet.bench.seam import results_markdown
+from metalegnet.seam.sitecheck import GroupResult, group_structures, pick_structure, summarise
+
+
+def _site(site: str, e: float, coverage: float = 0.25):
+    slab = fcc111("Pt", (2, 2, 3), vacuum=8.0)
+    add_adsorbate(slab, "O", 1.2, site)
+    slab.info = {"metal": "Pt", "adsorbate": "O", "coverage": coverage, "site": site,
+                 "e_ads": e}
+    return slab
+
+
+def test_groups_need_every_site_and_skip_clean_slabs():
+    frames = [_site(s, e) for s, e in (("fcc", -1.0), ("hcp", -0.9), ("bridge", -0.7),
+                                       ("ontop", -0.2))]
+    frames += [_site("fcc", -1.0, 0.5), _site("hcp", -1.0, 0.5)]  # only 2 sites
+    clean = fcc111("Pt", (2, 2, 3), vacuum=8.0)
+    clean.info = {"metal": "Pt", "adsorbate": "O", "coverage": 0.0, "site": "fcc",
+                  "e_ads": 0.0}
+    groups = group_structures(frames + [clean], "xu-kitchin")
+    assert list(groups) == ["Pt|O|0.25"] and len(groups["Pt|O|0.25"]) == 4
+
+
+def test_pick_is_the_laterally_closest_binding_atom_modulo_the_cell():
+    group = [_site(s, 0.0) for s in ("fcc", "hcp", "bridge", "ontop")]
+    for i, g in enumerate(group):
+        moved = g.copy()
+        moved.positions[-1, :2] += moved.cell[0, :2]  # one lattice vector away
+        moved.positions[-1, 2] += 0.3
+        assert pick_structure(moved, group) == i
+
+
+def test_summary_rates_and_table():
+    rs = [GroupResult("a", 4, "fcc", {}, seam_gap=0.0, model_gap=0.05, prior_gap=0.3),
+          GroupResult("b", 4, "fcc", {}, seam_gap=0.2, model_gap=np.nan, prior_gap=0.0)]
+    s = summarise(rs)
+    assert s["seam"] == {"n": 2, "exact": 0.5, "within_0.1": 0.5}
+    assert s["model_on_dft"]["within_0.1"] == 0.5 and s["prior"]["exact"] == 0.5
+    s["config"] = {"data": "xu-kitchin", "folds": 2, "num_features": 8, "num_blocks": 1,
+                   "epochs": 1, "max_train_s": 1.0}
+    s["seconds"] = 1.0
+    assert "always-fcc (quoted)" in results_markdown(s, "cmd")
