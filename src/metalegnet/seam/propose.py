@@ -41,7 +41,7 @@ from ase import Atoms
 
 from metalegnet.errors import DataError
 from metalegnet.seam.place import CLASH_FACTOR, adsorbate_positions, build_adslab, clash
-from metalegnet.surface.adsorbates import AdsorbateDef, get_adsorbate
+from metalegnet.surface.adsorbates import AdsorbateDef, resolve_adsorbate
 from metalegnet.surface.detect import (
     check_slab,
     find_surface_atoms,
@@ -155,7 +155,7 @@ def seam(slab: Atoms, adsorbate: str | AdsorbateDef, templates: Sequence[LocalEn
         slab.set_tags(np.where(slab.get_tags() == 1, 1, 0))
     if (slab.get_tags() == 2).any():
         raise DataError("slab: has adsorbate atoms (tag 2); give SEAM the clean slab")
-    ads = get_adsorbate(adsorbate) if isinstance(adsorbate, str) else adsorbate
+    ads = resolve_adsorbate(adsorbate) if isinstance(adsorbate, str) else adsorbate
     if not templates:
         raise DataError("no templates: the environment database is empty")
     pool = _adsorbate_tiers(ads, templates)

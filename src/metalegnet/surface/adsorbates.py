@@ -172,3 +172,16 @@ def get_adsorbate(name: str) -> AdsorbateDef:
         return ADSORBATES[name]
     except KeyError:
         raise ConfigError(f"unknown adsorbate {name!r}; known: {', '.join(ADSORBATES)}") from None
+
+
+def resolve_adsorbate(name: str) -> AdsorbateDef:
+    """:func:`get_adsorbate`, or a one-atom adsorbate for any element symbol (``Cl``, ``S``,
+    ...); :class:`ConfigError` otherwise."""
+    from ase.data import chemical_symbols
+
+    if name in ADSORBATES:
+        return ADSORBATES[name]
+    if name in chemical_symbols[1:]:
+        return AdsorbateDef(name, (name,), ((0.0, 0.0, 0.0),), (0,))
+    raise ConfigError(f"unknown adsorbate {name!r}; known: {', '.join(ADSORBATES)} or any "
+                      "element symbol")
