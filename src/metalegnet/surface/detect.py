@@ -88,11 +88,11 @@ ADSORBATE_ELEMENTS = frozenset({"H", "B", "C", "N", "O", "F", "P", "S", "Cl", "B
 
 def layer_tags(atoms: Atoms) -> bool:
     """Whether the tags are ``ase.build``'s layer numbers (1 = top layer, 2 = the one below,
-    ...; ``add_adsorbate`` tags the adsorbate 0) rather than OC20 tags: tags 1 and 2 exist and
-    the tag-2 atoms lie below the tag-1 atoms on average (OC20's adsorbate, tag 2, lies
-    above its surface, tag 1)."""
+    ...; ``add_adsorbate`` tags the adsorbate 0) rather than OC20 tags: a tag 3 or more exists
+    (OC20 tags stop at 2), tags 1 and 2 exist and the tag-2 atoms lie below the tag-1 atoms on
+    average (OC20's adsorbate, tag 2, lies above its surface, tag 1)."""
     tags = atoms.get_tags()
-    if not ((tags == 1).any() and (tags == 2).any()):
+    if not ((tags == 1).any() and (tags == 2).any() and tags.max() >= 3):
         return False
     z = atoms.positions[:, 2]
     return bool(z[tags == 1].mean() > z[tags == 2].mean() + 0.5)
@@ -125,7 +125,7 @@ def with_oc20_tags(atoms: Atoms) -> Atoms:
     if light.any() and (~light).any():
         top = out.positions[~light, 2].max()
         ads = light & (out.positions[:, 2] > top - 0.5)
-        changed = True
+        changed = bool(ads.any())
         while changed:  # grow through bonds among light atoms
             changed = False
             for i in np.flatnonzero(light & ~ads):
