@@ -133,3 +133,17 @@ def test_ase_build_layer_tags_are_not_adsorbate_tags():
     assert result.proposals
     atoms = result.proposals[0].atoms
     assert (atoms.get_tags()[:36] != 2).all() and (atoms.get_tags()[36:] == 2).all()
+
+
+def test_lattice_scaling_fits_a_template_from_another_lattice_constant():
+    small = fcc111("Cu", (3, 3, 4), a=3.61, vacuum=8.0)
+    big = fcc111("Cu", (3, 3, 4), a=3.95, vacuum=8.0)
+    for s in (small, big):
+        s.set_tags(np.where(s.positions[:, 2] > s.positions[:, 2].max() - 0.5, 1, 0))
+    template = template_of(co_adslab(big, tilt=0.0))
+    cfg = SeamConfig(top_k=1, allow_substitution=False, heuristic_fallback=False,
+                     max_rmsd=5.0)
+    scaled = seam(small, "CO", [template], config=cfg).proposals[0]
+    raw = seam(small, "CO", [template],
+               config=SeamConfig(**{**cfg.__dict__, "lattice_scaling": False})).proposals[0]
+    assert scaled.registration.rmsd < 1e-6 < 0.1 < raw.registration.rmsd

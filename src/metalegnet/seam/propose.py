@@ -8,7 +8,9 @@ Steps (:func:`seam`):
 2. templates pre-filtered per motif: same site type and same site elements (strict tier);
    when fewer than ``top_k`` sites match strictly and ``allow_substitution``, same site type
    with element substitution charged in the registration (substitution tier);
-3. rigid registration of each template's surface atoms onto the slab around the motif
+3. templates scaled to the slab's lattice (ratio of nearest-neighbour distances, within
+   0.8-1.25; ``lattice_scaling``), then rigid registration of each template's surface atoms
+   onto the slab around the motif
    (:mod:`metalegnet.surface.registration`); the best template per motif is kept;
 4. the adsorbate is put in the template's pose; clashing poses are dropped
    (:mod:`metalegnet.seam.place`); a motif that no template fits (e.g. a hollow-4 site when
@@ -47,6 +49,7 @@ from metalegnet.surface.detect import (
     find_surface_atoms,
     in_plane_images,
     layer_tags,
+    nearest_neighbour_distance,
 )
 from metalegnet.surface.environment import LocalEnvironment, formula
 from metalegnet.surface.motifs import Motif, find_motifs
@@ -70,6 +73,7 @@ class SeamConfig:
     reseat_weight: float = 0.2
     energy_candidates: int = 10
     heuristic_fallback: bool = True
+    lattice_scaling: bool = True
     clash_factor: float = CLASH_FACTOR
     surface_method: str = "auto"
 
@@ -165,6 +169,9 @@ def seam(slab: Atoms, adsorbate: str | AdsorbateDef, templates: Sequence[LocalEn
     images = (tgt_pos, tgt_idx)
     ads_numbers = ads.atoms().numbers
     tgt_sym = np.array(slab.get_chemical_symbols())[tgt_idx]
+    if config.lattice_scaling:
+        d_slab = nearest_neighbour_distance(slab)
+        pool = [scaled_template(t, d_slab) for t in pool]
     by_type: dict[str, list[LocalEnvironment]] = {}
     for t in sorted(pool, key=_prior):
         by_type.setdefault(t.site_type, []).append(t)
@@ -237,6 +244,26 @@ def seam(slab: Atoms, adsorbate: str | AdsorbateDef, templates: Sequence[LocalEn
             p.atoms.info["energy_predicted"] = float(p.energy)
     return SeamResult(proposals[: config.top_k], len(motifs), n_reg, n_clash,
                       time.perf_counter() - t0)
+
+
+def template_nn_distance(t: LocalEnvironment) -> float:
+    """Shortest distance between the template's surface atoms (Å; inf with fewer than 2)."""
+    p = t.positions[t.surface_indices]
+    if len(p) < 2:
+        return float("inf")
+    d = np.linalg.norm(p[:, None] - p[None], axis=-1)
+    return float(d[np.triu_indices(len(p), 1)].min())
+
+
+def scaled_template(t: LocalEnvironment, d_slab: float, lo: float = 0.8, hi: float = 1.25
+                    ) -> LocalEnvironment:
+    """The template scaled about its site point by ``d_slab / d_template`` (nearest-neighbour
+    distances), so a Pt template fits a Cu lattice; unchanged outside ``[lo, hi]``."""
+    d_t = template_nn_distance(t)
+    s = d_slab / d_t if np.isfinite(d_t) and d_t > 0 else 1.0
+    if not lo <= s <= hi or abs(s - 1.0) < 1e-6:
+        return t
+    return dataclasses.replace(t, positions=t.positions * s)
 
 
 def heuristic_pose(slab: Atoms, motif: Motif, ads: AdsorbateDef, gap: float = 0.1,

@@ -9,6 +9,7 @@ Protocol (held-out groups, ``folds``-fold cross-fitting over groups, seeded):
 
 1. for each fold, train a LegNet (adsorption energy, S2E) on the other folds' structures
    and build an environment database from them (:func:`metalegnet.envdb.build_envdb`);
+   both are kept in ``OUT/cache/`` and reused by a rerun (same settings assumed);
 2. for each held-out group: the clean slab is the substrate of the group's first structure;
    SEAM proposes poses of the group's adsorbate on it (model energy in the score);
 3. SEAM's pick is the group's DFT structure whose binding atom lies laterally closest (minimum
@@ -139,9 +140,13 @@ def pick_structure(proposal: Atoms, group: Sequence[Atoms]) -> int:
 
 
 def _train(structures: list[Atoms], out: Path, config: SiteCheckConfig, group_keys):
+    """Train (or reuse the finished ``out/checkpoint.pt`` of) the fold's model."""
     from metalegnet.checkpoint import load_checkpoint
     from metalegnet.train.config import TrainConfig
     from metalegnet.train.trainer import train
+
+    if (out / "metrics.json").exists() and (out / "checkpoint.pt").exists():
+        return load_checkpoint(out / "checkpoint.pt")[0]
 
     cfg = TrainConfig(data="in-memory", task="s2e", energy_target="adsorption",
                       energy_key="e_ads", group_by=list(group_keys),
@@ -174,16 +179,17 @@ def run_site_check(config: SiteCheckConfig, out: str | Path | None = None,
     spec = CHECKS[config.data]
     results: list[GroupResult] = []
     t_start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(out) / "cache" if out is not None else Path(scratch)
         for fold in range(config.folds):
             test = [k for k in keys if fold_of.get(k) == fold]
             train_keys = [k for k in keys if k in fold_of and fold_of[k] != fold]
             train_frames = [a for k in train_keys for a in groups[k]]
             t0 = time.perf_counter()
-            model = _train(train_frames, Path(tmp) / f"fold{fold}", config, spec["group_by"])
-            db = str(Path(tmp) / f"fold{fold}.db")
+            model = _train(train_frames, tmp / f"fold{fold}", config, spec["group_by"])
+            db = str(tmp / f"fold{fold}.db")
             build_envdb(model, train_frames, db, EnvdbConfig(
-                frames="all", quality=QualityConfig(mode=config.quality)))
+                frames="all", quality=QualityConfig(mode=config.quality)))  # resumes
             templates = load_templates(db)
             best_train = Counter(min(groups[k], key=lambda a: a.info["e_ads"]).info["site"]
                                  for k in train_keys)
