@@ -11,7 +11,7 @@ Template database: ``metalegnet envdb build`` on the embedded xu-kitchin set (DF
 random Cu27Pt9(111) and random Pd18Au18(211) (seeded); adsorbates O, C, H (same formula in the
 database) and OH, CO (re-seated on templates of the same binding element). A proposal = one
 :func:`metalegnet.seam.seam` call, top-k 5: surface atoms, motifs, prefiltered registrations,
-placement, clash checks and (with the model) one batched prediction of the 20 best
+placement, clash checks and (with the model) one batched prediction of the 10 best
 candidates. The median of ``--repeats`` calls is reported, after one warm-up call.
 """
 
@@ -120,7 +120,7 @@ def main() -> None:
              f"{meta['envdb_rows']} templates ({meta['envdb_merged']} merged duplicates), "
              f"built in {meta['envdb_build_s']} s.", "",
              "| system | atoms | adsorbate | motifs | registrations | clashes | "
-             "proposal s (no model) | proposal s (model, 20 scored) | top-1 site |",
+             "proposal s (no model) | proposal s (model, 10 best scored) | top-1 site |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['system']} | {r['atoms']} | {r['adsorbate']} | {r['motifs']} | "
