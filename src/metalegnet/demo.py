@@ -161,10 +161,13 @@ def _explain_step(checkpoint: Path, frames, out: Path, limit: int = 12) -> dict:
                           "frames", summary, structures[:6], exps[:6], records[:6], figures,
                           notes=f"{len(structures)} test frames, target {meta['energy']}.")
     m, ov = summary["masking"], summary["overlap"]
+    def f(v):
+        return "-" if v is None else f"{v:.3f}"
+
     print(f"{len(structures)} frames: environment {summary['environment']['mean_size']:.1f} "
-          f"atoms on average; IoU vs cutoff {ov['cutoff']['iou']}, vs kNN {ov['knn']['iou']}; "
-          f"masking |dE| learned / random / distant: "
-          + " / ".join(str((m.get(k) or {}).get("abs_dE")) for k in
+          f"atoms on average; IoU vs cutoff {f(ov['cutoff']['iou'])}, vs kNN "
+          f"{f(ov['knn']['iou'])}; masking |dE| learned / random / distant: "
+          + " / ".join(f((m.get(k) or {}).get("abs_dE")) for k in
                        ("learned", "random", "distant")) + " eV")
     return {"report": report, "picture": picture, "summary": summary}
 
