@@ -72,3 +72,15 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "no such environment database" in err
     assert main(["seam", slab, "--adsorbate", "XYZ", "--envdb", str(tmp_path / "no.db"),
                  "-o", str(tmp_path / "o")]) == 2
+
+
+def test_seam_cli_relax_with_the_metalegnet_calculator(tmp_path, capsys):
+    ckpt, data, slab = _inputs(tmp_path)
+    db = str(tmp_path / "env.db")
+    assert main(["envdb", "build", ckpt, "--data", data, "-o", db, "--quality",
+                 "none"]) == 0
+    out = tmp_path / "seam"
+    assert main(["seam", slab, "--adsorbate", "O", "--envdb", db, "--checkpoint", ckpt,
+                 "--top-k", "1", "-o", str(out), "--relax", "--steps", "2"]) == 0
+    (relaxed,) = ase.io.read(out / "relaxed.extxyz", ":")
+    assert "relaxed_energy" in relaxed.info and "E_relaxed" in capsys.readouterr().out
