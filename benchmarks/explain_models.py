@@ -13,8 +13,9 @@ cutoff 5 Å, batch 8, lr 5e-3):
 
 Resumable: a trained run (``checkpoint.pt`` + ``metrics.json``) or an explained output
 (``summary.json``) is not redone. The small outputs (summary.json, records.json, figures,
-four structure PNGs, report.html) are copied to ``benchmarks/results/explain/<model>_<scope>``
-and a table to ``benchmarks/results/explain/summary.md``.
+two structure PNGs, report.html for one scope per model) are copied to
+``benchmarks/results/explain/<model>_<scope>`` and a table to
+``benchmarks/results/explain/summary.md``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ def runs(work: Path) -> dict[str, tuple[str, list[str]]]:
 #: model -> independently trained checkpoints for the seed stability
 SEEDS = {"bench3d_s0": ["bench3d_s1", "bench3d_s2"]}
 EXPLAIN = {"bench3d_s0": "bench3d", "gamenet_s0": "gamenet", "oc20_s0": "oc20"}
+#: outputs copied whole (figures, two structure PNGs); the others keep their JSON only
+FULL_COPY = {"bench3d_all", "bench3d_catalyst", "gamenet_all", "gamenet_catalyst", "oc20_all"}
+#: report.html (~0.8 MB each, 3Dmol.js inlined) kept for one run per model
+REPORTS = {"bench3d_catalyst", "gamenet_catalyst", "oc20_all"}
 
 
 def sh(cmd: list[str], log: Path) -> None:
@@ -92,12 +97,15 @@ def explain(work: Path, limit: int) -> list[dict]:
                    work / "explain.log")
             dest = RESULTS / f"{short}_{scope}"
             dest.mkdir(parents=True, exist_ok=True)
+            keep_all = dest.name in FULL_COPY
             for f in out.iterdir():
-                if f.suffix in (".json", ".png", ".html"):
+                if f.suffix == ".json" or (keep_all and f.suffix == ".png") or (
+                        f.suffix == ".html" and dest.name in REPORTS):
                     shutil.copy(f, dest / f.name)
-            (dest / "structures").mkdir(exist_ok=True)
-            for f in sorted((out / "structures").glob("*.png"))[:4]:
-                shutil.copy(f, dest / "structures" / f.name)
+            if keep_all:
+                (dest / "structures").mkdir(exist_ok=True)
+                for f in sorted((out / "structures").glob("*.png"))[:2]:
+                    shutil.copy(f, dest / "structures" / f.name)
             metrics = json.loads((work / "runs" / model / "metrics.json").read_text())
             rows.append({"model": model, "scope": scope, "dest": dest.name,
                          "test_mae": metrics.get("test", {}).get("energy_mae"),
@@ -114,8 +122,9 @@ def table(rows: list[dict]) -> str:
     lines = ["| model (target, test MAE) | Otsu scope | env. size (catalyst) / atoms | "
              "adsorbate-only, adsorbate share of Σ|c| | P/R/IoU (chance IoU) cutoff 3 Å | "
              "P/R/IoU (chance) kNN | masking abs dE learned / "
-             "random / distant (eV) | d abs error l / r / d (eV) | order | stability rot / "
-             "trans / perm / seeds (IoU) |", "|" + "---|" * 10]
+             "random / distant (eV) | learned part of abs dE l / r / d (eV) | "
+             "d abs error l / r / d (eV) | order | stability rot / "
+             "trans / perm / seeds (IoU) |", "|" + "---|" * 11]
     for r in rows:
         s = r["summary"]
         env, ov, m, st = s["environment"], s["overlap"], s["masking"], s["stability"]
@@ -125,6 +134,8 @@ def table(rows: list[dict]) -> str:
                         ("learned", "random", "distant"))
         da = " / ".join(_f((m.get(k) or {}).get("d_abs_error")) for k in
                         ("learned", "random", "distant"))
+        dl = " / ".join(_f((m.get(k) or {}).get("abs_dE_learned")) for k in
+                        ("learned", "random", "distant"))
         stab = " / ".join(_f((st.get(k) or {}).get("mean_iou"), 2) for k in
                           ("rotation", "translation", "permutation", "seeds"))
         lines.append(
@@ -133,7 +144,8 @@ def table(rows: list[dict]) -> str:
             f"{_f(env['mean_num_atoms'], 1)} | {_f(env['adsorbate_only_fraction'], 2)}, "
             f"{_f(env.get('adsorbate_share'), 2)} | "
             f"{prf['cutoff']} (n={ov['num_structures']}) | {prf['knn']} | {de} "
-            f"(n={m['num_structures']}) | {da} | {m.get('ordering_abs_dE') or '–'} | {stab} |")
+            f"(n={m['num_structures']}) | {dl} | {da} | {m.get('ordering_abs_dE') or '–'} | "
+            f"{stab} |")
     return "\n".join(lines) + "\n"
 
 
