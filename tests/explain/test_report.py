@@ -94,7 +94,9 @@ def test_explain_command_end_to_end(tmp_path):
     ckpt = tmp_path / "model.pt"
     save_checkpoint(ckpt, tiny_model(seed=3))
     data = tmp_path / "slabs.extxyz"
-    write_extxyz_atomic(data, alloy_slabs(2))
+    clean = alloy_slabs(1)[0]
+    clean = clean[clean.get_tags() != 2]  # no adsorbate: explained, no references or masks
+    write_extxyz_atomic(data, [*alloy_slabs(2), clean])
     out = tmp_path / "out"
     code = main(["explain", str(ckpt), "--data", str(data), "-o", str(out),
                  "--random-draws", "2", "--stability-draws", "1"])
@@ -104,7 +106,8 @@ def test_explain_command_end_to_end(tmp_path):
         assert summary["masking"][mask]["abs_dE"] >= 0
     assert summary["overlap"]["knn"]["iou"] is not None
     frames = read(out / "explained.extxyz", ":")
-    assert len(frames) == 2 and "importance" in frames[0].arrays
+    assert len(frames) == 3 and "importance" in frames[0].arrays
+    assert summary["masking"]["num_structures"] == 2 and summary["masking"]["skipped"] == 1
     env = frames[0].arrays["environment"]
     assert env.dtype.kind == "i" and set(np.unique(env)) <= {0, 1}
     assert (out / "structures" / "000.png").exists() and (out / "report.html").exists()

@@ -102,17 +102,21 @@ def select_structures(checkpoint: Path, data: str, split: str, limit: int | None
                 part = "test"
             except DataError:
                 part = "all"
+    label = config.energy_label
+    value = {id(s.atoms): float(s.labels[label]) for s in samples
+             if label and label in s.labels}
     if part != "all":
         saved = load_split(splits_path)
         _check_split_data(saved, splits_path, structures, train_config, data)
-        samples = apply_split(saved, [s.atoms for s in samples]).select(samples, part)
-    if not samples:
-        raise DataError(f"{data}: no labelled structures in split {part!r}")
-    idx = _spread(len(samples), limit)
-    label = config.energy_label
-    chosen = [samples[i] for i in idx]
-    labels = [float(s.labels[label]) if label and label in s.labels else None for s in chosen]
-    return model, [s.atoms for s in chosen], labels, {
+        chosen = [s.atoms for s in
+                  apply_split(saved, [s.atoms for s in samples]).select(samples, part)]
+        if not chosen:
+            raise DataError(f"{data}: no labelled structures in split {part!r}")
+    else:  # every structure; those without the run's label are explained without one
+        chosen = structures
+    idx = _spread(len(chosen), limit)
+    chosen = [chosen[i] for i in idx]
+    return model, chosen, [value.get(id(a)) for a in chosen], {
         "energy": config.energy_description + " (eV)", "split": part, "task": config.task}
 
 
