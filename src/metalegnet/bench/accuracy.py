@@ -13,6 +13,8 @@ Output: ``results.json``, ``results.md`` and ``plots/`` (see :mod:`metalegnet.be
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import multiprocessing as mp
 import os
 import platform
@@ -26,12 +28,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from metalegnet.bench import uip
 from metalegnet.bench.datasets import DEFAULT_GENERATED, DataSource, resolve
 from metalegnet.bench.jobs import Job, JobResult, run_job
 from metalegnet.bench.report import write_report
-from metalegnet.bench.results import RowResult, column_order, gather
+from metalegnet.bench.results import Cell, RowResult, column_order, gather
 from metalegnet.bench.store import RunStore
 from metalegnet.bench.suites import LEGNET, BenchRow, ModelSpec, Suite
+from metalegnet.config import atomic_write_text
 from metalegnet.threads import single_threaded_children
 
 BUDGET = ("the same maximum epochs and early-stopping patience per row for every model (and "
@@ -52,6 +56,8 @@ class AccuracyRun:
         make_missing: generate bench-0d / bench-3d with EMT when missing.
         keep_runs: keep every run folder under ``out/runs`` (checkpoints, logs).
         command: the command line, for the header; hparams: where the hyperparameters came from.
+        zero_shot: add the SevenNet-0 zero-shot column where it applies and sevenn is
+            installed (:mod:`metalegnet.bench.uip`).
     """
 
     suite: Suite
@@ -64,6 +70,7 @@ class AccuracyRun:
     command: str = ""
     hparams: str = "built-in defaults"
     extra_notes: list[str] = field(default_factory=list)
+    zero_shot: bool = True
 
 
 def check_models(suite: Suite) -> dict[str, str]:
@@ -220,6 +227,37 @@ def intro(head: dict[str, Any], unavailable: dict[str, str]) -> list[str]:
     return lines
 
 
+def zero_shot_columns(run: AccuracyRun, sources: dict[str, DataSource],
+                      log: Callable[[str], None]) -> dict[str, list[float]]:
+    """SevenNet-0 zero-shot MAE per seed on the rows :mod:`metalegnet.bench.uip` covers
+    (kept in ``OUT/zero_shot.json`` as computed, so a resumed suite reuses them)."""
+    keys = [r for r in run.suite.rows if r.key in uip.ROWS and sources[r.dataset].available]
+    if not run.zero_shot or not keys or uip.available() is not None:
+        return {}
+    from metalegnet.bench.jobs import structures_of
+
+    path = run.out / "zero_shot.json"
+    cache = json.loads(path.read_text()) if path.exists() else {}
+    model, out = None, {}
+    spec = run.suite.models[0]
+    for row in keys:
+        values = []
+        for seed in run.seeds:
+            cfg = train_config(run.suite, row, spec, seed, sources[row.dataset].source)
+            tag = f"{row.key}|{seed}|" + hashlib.sha256(json.dumps(
+                {k: cfg[k] for k in sorted(cfg) if k not in ("model", "model_config", "lr")},
+                sort_keys=True, default=str).encode()).hexdigest()[:12]
+            if tag not in cache:
+                model = model or uip.ZeroShot()
+                log(f"SevenNet-0 zero-shot on {row.key} seed {seed} ...")
+                cache[tag] = uip.zero_shot_column(row.key, [cfg], model, structures_of)[0]
+                run.out.mkdir(parents=True, exist_ok=True)
+                atomic_write_text(path, json.dumps(cache, indent=1) + "\n")
+            values.append(cache[tag])
+        out[row.key] = values
+    return out
+
+
 def run_accuracy(run: AccuracyRun, log: Callable[[str], None] = print) -> Path:
     """Run the benchmark and write the report; returns the output folder."""
     t0 = time.perf_counter()
@@ -236,6 +274,7 @@ def run_accuracy(run: AccuracyRun, log: Callable[[str], None] = print) -> Path:
     finally:
         if not run.keep_runs:
             shutil.rmtree(runs_dir, ignore_errors=True)
+    zero_shot = zero_shot_columns(run, sources, log)
     rows = []
     for row in run.suite.rows:
         src = sources[row.dataset]
@@ -244,9 +283,15 @@ def run_accuracy(run: AccuracyRun, log: Callable[[str], None] = print) -> Path:
             continue
         res = gather(run.suite, row, results, unavailable)
         res.note = src.note
+        if row.key in zero_shot:
+            res.cells[uip.COLUMN] = Cell("reference", zero_shot[row.key])
         rows.append(res)
     head = header(run, sources, unavailable, time.perf_counter() - t0)
     columns = [c for c, _ in column_order(run.suite)]
+    if zero_shot:
+        columns.insert(columns.index("element_linear") + 1, uip.COLUMN)
+    elif run.zero_shot and any(r.key in uip.ROWS for r in run.suite.rows):
+        run.extra_notes.append(f"- {uip.available() or 'SevenNet-0 zero-shot: no value'}")
     models = [m.name for m in run.suite.models if m.name not in unavailable]
     models.sort(key=lambda m: m != LEGNET)
     return write_report(run.out, rows, head, columns, models,

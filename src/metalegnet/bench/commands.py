@@ -49,6 +49,8 @@ def register(subparsers) -> None:
     p.add_argument("--hparams", metavar="FILE.yaml", help="per-model learning rates and sizes "
                    "(default metalegnet/bench/configs/bench_<suite>.yaml in the package when "
                    "it exists, else built-in)")
+    p.add_argument("--no-zero-shot", action="store_true",
+                   help="leave out the SevenNet-0 zero-shot column (oc20-mini S2F, gamenet-fg)")
     p.add_argument("--keep-runs", action="store_true",
                    help="keep every run folder (checkpoints, logs) under DIR/runs")
     p.add_argument("--tune", action="store_true",
@@ -81,6 +83,7 @@ def _command(args: argparse.Namespace) -> str:
         if value is not None:
             parts.append(f"{flag} {value}")
     parts += [f for f, on in (("--no-generate", args.no_generate),
+                              ("--no-zero-shot", args.no_zero_shot),
                               ("--keep-runs", args.keep_runs)) if on]
     return " ".join(parts)
 
@@ -126,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
     seeds = list(range(args.seeds or suite.seeds))
     run_cfg = AccuracyRun(suite=suite, out=Path(args.out), seeds=seeds, jobs=args.jobs,
                           generated=generated, make_missing=not args.no_generate,
-                          keep_runs=args.keep_runs, command=_command(args), hparams=source)
+                          keep_runs=args.keep_runs, command=_command(args), hparams=source,
+                          zero_shot=not args.no_zero_shot)
     out = run_accuracy(run_cfg)
     print(f"wrote {out}/results.json, {out}/results.md and {out}/plots/")
     return 0

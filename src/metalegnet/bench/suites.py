@@ -33,7 +33,8 @@ LEGNET = "legnet"
 ABLATIONS = ("legnet-vanilla", "legnet-coarsen")
 #: the trivial references every row reports (fitted on the training split of each seed)
 REFERENCES = ("train_mean", "element_linear")
-REFERENCE_LABELS = {"train_mean": "training-set mean", "element_linear": "per-element linear fit"}
+REFERENCE_LABELS = {"train_mean": "training-set mean", "element_linear": "per-element linear fit",
+                    "sevennet-0": "SevenNet-0 zero-shot"}
 #: generated data sets (recipes of ``metalegnet data generate``); the others are embedded
 RECIPE_SETS = ("bench-0d", "bench-3d", "bench-2d", "bench-oxide")
 #: recipes generated on the fly with EMT when missing (about 2 min each on 2 cores)
