@@ -18,14 +18,16 @@ Steps (:func:`seam`):
    atom over the site point, molecule upright, covalent-contact height), scored as tier 4;
 5. ranking by the score (lower is better, eV)::
 
-       score = E_rel + w_rmsd * RMSD + w_tier * (tier - 1) + w_sub * n_substituted
+       score = E_rel + w_rmsd * RMSD + w_tier * (tier - 1) + w_sub * f_substituted
                + w_reseat * [adsorbate re-seated]      (heuristic pose: RMSD 0, tier 4)
 
    with ``E_rel`` the model's predicted total energy of the placed structure minus the lowest
    one among the scored proposals (eV; all proposals have the same atoms, so differences are
    meaningful), or without a model the template's source energy minus the lowest such energy
    (a prior from the database; 0 when unknown). Defaults: ``w_rmsd`` = 1 eV/Å, ``w_tier`` =
-   0.1 eV per tier step, ``w_sub`` = 0.1 eV per substituted atom, ``w_reseat`` = 0.2 eV.
+   0.1 eV per tier step, ``w_sub`` = 0.3 eV for a fully substituted template
+   (``f_substituted`` = substituted / matched surface atoms: a fraction, so large
+   environments are not penalised more than small ones), ``w_reseat`` = 0.2 eV.
    Only the ``energy_candidates`` best proposals by the energy-free part of the score are
    passed to the model (one batch); the rest rank after them. The substitution pass tries
    at most ``substitution_templates`` templates per motif.
@@ -69,7 +71,7 @@ class SeamConfig:
     substitution_templates: int = 3
     rmsd_weight: float = 1.0
     tier_weight: float = 0.1
-    substitution_weight: float = 0.1
+    substitution_weight: float = 0.3
     reseat_weight: float = 0.2
     energy_candidates: int = 10
     heuristic_fallback: bool = True
@@ -283,7 +285,7 @@ def heuristic_pose(slab: Atoms, motif: Motif, ads: AdsorbateDef, gap: float = 0.
 
 def _pre_score(config: SeamConfig, t: LocalEnvironment, reg: Registration) -> float:
     return (config.rmsd_weight * reg.rmsd + config.tier_weight * (t.tier - 1)
-            + config.substitution_weight * reg.substitutions)
+            + config.substitution_weight * reg.substitutions / max(len(reg.mapping), 1))
 
 
 def _add_energy(proposals: list[Proposal], model, config: SeamConfig, want: str) -> None:

@@ -123,10 +123,29 @@ def _lateral_mic(cell, a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm((np.asarray(cell).T @ frac)[:2]))
 
 
+#: Site names of :func:`~metalegnet.surface.sites.classify_site` in the data sets' labels.
+LABELS = {"top": "ontop", "fcc": "fcc", "hcp": "hcp", "bridge": "bridge"}
+
+
 def pick_structure(proposal: Atoms, group: Sequence[Atoms]) -> int:
-    """Index of the group structure whose binding atom is laterally closest to the
-    proposal's binding atom (any adsorbate atom of the same element, minimum image)."""
-    b = binding_atom(with_oc20_tags(proposal))
+    """Index of the group structure SEAM's proposal stands for.
+
+    When the group's labels are plain site names (xu-kitchin: fcc, hcp, bridge, ontop), the
+    structure labelled with the proposal's own site name (its binding atom's site,
+    :func:`~metalegnet.surface.sites.classify_site`); otherwise (wwl-simple's ``fcc-s``, ...,
+    one adsorbate per structure) the structure whose binding atom is laterally closest to the
+    proposal's (same element, minimum image). Lateral matching is ambiguous at coverages with
+    several adsorbates per cell, which is why plain labels are used where they exist.
+    """
+    from metalegnet.surface.sites import classify_site
+
+    tagged_prop = with_oc20_tags(proposal)
+    b = binding_atom(tagged_prop)
+    labels = [str(a.info.get("site")) for a in group]
+    if set(labels) <= set(LABELS.values()):
+        name = LABELS.get(classify_site(tagged_prop, b))
+        if name in labels:
+            return labels.index(name)
     pos, el = proposal.positions[b], proposal.numbers[b]
     best, best_d = 0, np.inf
     for i, a in enumerate(group):
