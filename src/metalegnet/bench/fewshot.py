@@ -131,9 +131,10 @@ def summarize(records: list[dict]) -> list[dict]:
 
 def markdown(results: dict) -> str:
     rows = results["rows"]
-    methods = []
-    for r in rows:
-        methods += [m for m in r["models"] if m not in methods]
+    from metalegnet.bench.fewshot_methods import METHODS
+
+    seen = {m for r in rows for m in r["models"]}
+    methods = [m for m in METHODS if m in seen] + sorted(seen - set(METHODS))
     lines = ["# Few-shot adaptation (query MAE of the adsorption energy, eV)", "",
              f"Command: `{results['command']}`  ", f"Machine: {results['machine']}  ",
              f"Date: {results['date']}", "",
