@@ -134,14 +134,14 @@ def summarise(results: list[dict], rows: list[str], models: list[str]) -> str:
         return f"{statistics.mean(xs):.4f} ± {sd:.4f}"
 
     for row in rows:
-        refs: dict[str, list] = {}
+        refs: dict[str, dict[int, float]] = {}  # reference -> seed -> MAE (one per split)
         for model in models:
             rs = [r for r in results if r["row"] == row and r["model"] == model]
             if not rs:
                 continue
             for r in rs:
                 for k, v in r["references_test"].items():
-                    refs.setdefault(k, []).append(v)
+                    refs.setdefault(k, {})[r["seed"]] = v
             ratio = [r["test_learned_std"] / max(r["test_residual_std"], 1e-12) for r in rs
                      if "test_learned_std" in r]
             lines.append(
@@ -149,10 +149,10 @@ def summarise(results: list[dict], rows: list[str], models: list[str]) -> str:
                 f"{ms([r['val_mae'] for r in rs])} | {ms([r['test_mae'] for r in rs])} | "
                 f"{ms(ratio)} | {ms([r.get('test_gate_mean') for r in rs])} | "
                 f"{ms([r['epochs'] for r in rs])} |")
-        for k, v in refs.items():
-            # each model's runs repeat the same split's reference, so keep one per seed
+        for k, by_seed in refs.items():
+            # every model of a seed sees the same split, so one reference value per seed
             lines.append(f"| {row} | reference: {k} | - | - | "
-                         f"{ms(v[:: max(1, len(v) // 3)][:3])} | - | - | - |")
+                         f"{ms(list(by_seed.values()))} | - | - | - |")
     return "\n".join(lines)
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 #: small enough to train in a few minutes on 2 CPU cores
-DEMO_MODEL = {"num_features": 32, "num_blocks": 2, "num_post_blocks": 1,
+DEMO_MODEL = {"num_features": 32, "num_blocks": 2, "num_post_blocks": 0,
               "voxel_sizes": [5.0, 10.0]}
 
 

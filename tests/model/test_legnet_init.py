@@ -28,13 +28,14 @@ def seeded(variant, seed=3, **kw) -> LegNet:
     return model
 
 
-@pytest.mark.parametrize("variant", ["coarsen", "full"])
+@pytest.mark.parametrize("variant,post", [("coarsen", 0), ("full", 0), ("full", 1)])
 @pytest.mark.parametrize("force_head", ["conservative", "direct"])
-def test_multiscale_variants_start_as_vanilla(variant, force_head):
-    """Same seed, untrained: the coarse path starts as the identity, so energies and forces
-    equal the vanilla model's (shared weights come from the same random stream)."""
+def test_multiscale_variants_start_as_vanilla(variant, post, force_head):
+    """Same seed, untrained: the coarse path (and a post-fusion block, when asked for) starts
+    as the identity, so energies and forces equal the vanilla model's (shared weights come
+    from the same random stream)."""
     vanilla = seeded("vanilla", force_head=force_head)
-    other = seeded(variant, force_head=force_head)
+    other = seeded(variant, force_head=force_head, num_post_blocks=post)
     atoms = list(structures().values())
     e0, f0 = predict(vanilla, atoms)
     e1, f1 = predict(other, atoms)

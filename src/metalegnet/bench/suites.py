@@ -267,7 +267,7 @@ _COMMON = {"warmup_fraction": 0.05, "scheduler": "cosine", "ema_decay": 0.99, "p
            "weight_decay": 1e-5, "grad_clip": 10.0, "energy_loss": "mae",
            "force_loss": "l2mae", "split_fractions": [0.8, 0.1, 0.1]}
 
-_QUICK_LEGNET = {"num_features": 32, "num_blocks": 2, "num_post_blocks": 1,
+_QUICK_LEGNET = {"num_features": 32, "num_blocks": 2, "num_post_blocks": 0,
                  "voxel_sizes": [5.0, 10.0]}
 
 _QUICK_STRIDE = {"oc20-mini:s2e": 24, "oc20-mini:s2f": 24, "bench-0d:s2e": 30,

@@ -34,6 +34,10 @@ class LegNetConfig:
         num_radial: Bessel functions in the radial embedding.
         num_blocks: atom-level interaction blocks before pooling.
         num_post_blocks: atom-level interaction blocks after gated fusion (``full`` only).
+            *Choice*: 0 by default. One block cost 0.45-0.53x a vanilla forward+backward
+            (``benchmarks/results/model_speed_cpu.md``) and did not change accuracy beyond the
+            seed spread (c3-cu111, 3 seeds, early stopping: val 0.182 +- 0.036 eV with one
+            block, 0.173 +- 0.052 without; ``learning_check_c3_early_stopping.md``).
         voxel_sizes: voxel edge s per pooling level (Å); one level per entry.
         num_levels: if set, the number of pooling levels; ``voxel_sizes`` is truncated or
             extended by doubling its last entry.
@@ -64,7 +68,7 @@ class LegNetConfig:
     num_features: int = 64
     num_radial: int = 16
     num_blocks: int = 3
-    num_post_blocks: int = 1
+    num_post_blocks: int = 0
     voxel_sizes: tuple[float, ...] = (5.0, 10.0)
     num_levels: int | None = None
     coarse_blocks: int = 1
