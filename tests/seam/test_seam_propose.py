@@ -147,3 +147,14 @@ def test_lattice_scaling_fits_a_template_from_another_lattice_constant():
     raw = seam(small, "CO", [template],
                config=SeamConfig(**{**cfg.__dict__, "lattice_scaling": False})).proposals[0]
     assert scaled.registration.rmsd < 1e-6 < 0.1 < raw.registration.rmsd
+
+
+def test_several_poses_per_site_return_one_proposal_per_site():
+    slab = alloy_slab()
+    templates = [template_of(co_adslab(slab, tilt=t), key=f"t{t}") for t in (0.0, 0.3, 0.6)]
+    model = tiny_model()
+    result = seam(slab, "CO", templates, model, SeamConfig(top_k=10, poses_per_motif=3))
+    sites = [p.motif.atoms for p in result.proposals]
+    assert len(sites) == len(set(sites))
+    scores = [p.score for p in result.proposals]
+    assert scores == sorted(scores)

@@ -35,6 +35,10 @@ def register(bench_subparsers) -> None:
     p.add_argument("--max-train-s", type=float, default=300.0)
     p.add_argument("--max-groups", type=int, default=0, help="0 = every group")
     p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--poses-per-motif", type=int, default=1, help="template poses kept per "
+                   "site for the score to choose from (default 1)")
+    p.add_argument("--cache", metavar="DIR", help="fold models and databases (default "
+                   "OUT/cache; reused when present)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
 
@@ -65,12 +69,15 @@ def run(args: argparse.Namespace) -> int:
     config = SiteCheckConfig(data=args.check, folds=args.folds, epochs=args.epochs,
                              num_features=args.features, num_blocks=args.blocks,
                              max_train_s=args.max_train_s, top_k=args.top_k, seed=args.seed,
-                             max_groups=args.max_groups)
+                             max_groups=args.max_groups, poses_per_motif=args.poses_per_motif,
+                             cache=args.cache)
     summary = run_site_check(config, args.out)
     command = (f"metalegnet bench seam --check {args.check} --out {args.out} --folds "
                f"{args.folds} --epochs {args.epochs} --features {args.features} --blocks "
                f"{args.blocks} --max-train-s {args.max_train_s} --max-groups "
-               f"{args.max_groups} --top-k {args.top_k} --seed {args.seed}")
+               f"{args.max_groups} --top-k {args.top_k} --seed {args.seed}"
+               + (f" --poses-per-motif {args.poses_per_motif}" if args.poses_per_motif > 1
+                  else "") + (f" --cache {args.cache}" if args.cache else ""))
     text = results_markdown(summary, command)
     (Path(args.out) / "results.md").write_text(text)
     print(text)

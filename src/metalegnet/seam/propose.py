@@ -29,7 +29,9 @@ Steps (:func:`seam`):
    (``f_substituted`` = substituted / matched surface atoms: a fraction, so large
    environments are not penalised more than small ones), ``w_reseat`` = 0.2 eV.
    Only the ``energy_candidates`` best proposals by the energy-free part of the score are
-   passed to the model (one batch); the rest rank after them. The substitution pass tries
+   passed to the model (one batch); the rest rank after them. With ``poses_per_motif`` > 1
+   each site keeps its best few template poses, the score picks among them and only the
+   site's best pose is returned. The substitution pass tries
    at most ``substitution_templates`` templates per motif.
 """
 
@@ -76,6 +78,7 @@ class SeamConfig:
     energy_candidates: int = 10
     heuristic_fallback: bool = True
     lattice_scaling: bool = True
+    poses_per_motif: int = 1
     clash_factor: float = CLASH_FACTOR
     surface_method: str = "auto"
 
@@ -182,35 +185,31 @@ def seam(slab: Atoms, adsorbate: str | AdsorbateDef, templates: Sequence[LocalEn
     n_reg = 0
     matches: list[tuple[float, Motif, LocalEnvironment, Registration]] = []
     unmatched: list[Motif] = []
+    k_pose = max(1, config.poses_per_motif)
     for motif in motifs:
         cands = [t for t in by_type.get(motif.site_type, [])
                  if t.site_composition == motif.composition][: config.templates_per_motif]
-        best = None
+        found = []
         for t in cands:
             n_reg += 1
             reg = register(t, tgt_pos, tgt_sym, tgt_idx, motif.position, motif.atoms,
                            strict_cfg)
             if reg is not None and reg.rmsd <= config.max_rmsd:
-                pre = _pre_score(config, t, reg)
-                if best is None or pre < best[0]:
-                    best = (pre, motif, t, reg)
-        if best is None:
-            unmatched.append(motif)
+                found.append((_pre_score(config, t, reg), motif, t, reg))
+        if found:
+            matches.extend(sorted(found, key=lambda m: m[0])[:k_pose])
         else:
-            matches.append(best)
-    if config.allow_substitution and len(matches) < config.top_k:
+            unmatched.append(motif)
+    if config.allow_substitution and len({id(m[1]) for m in matches}) < config.top_k:
         for motif in unmatched:
-            best = None
+            found = []
             for t in by_type.get(motif.site_type, [])[: config.substitution_templates]:
                 n_reg += 1
                 reg = register(t, tgt_pos, tgt_sym, tgt_idx, motif.position, motif.atoms,
                                sub_cfg)
                 if reg is not None and reg.rmsd <= config.max_rmsd:
-                    pre = _pre_score(config, t, reg)
-                    if best is None or pre < best[0]:
-                        best = (pre, motif, t, reg)
-            if best is not None:
-                matches.append(best)
+                    found.append((_pre_score(config, t, reg), motif, t, reg))
+            matches.extend(sorted(found, key=lambda m: m[0])[:k_pose])
     matched = {id(m[1]) for m in matches}
     proposals, n_clash = [], 0
     if config.heuristic_fallback:
@@ -235,6 +234,10 @@ def seam(slab: Atoms, adsorbate: str | AdsorbateDef, templates: Sequence[LocalEn
     proposals.sort(key=lambda p: p.score)
     _add_energy(proposals, model, config, want)
     proposals.sort(key=lambda p: p.score)
+    if k_pose > 1:  # several poses per site: keep each site's best-scored one
+        seen: set[int] = set()
+        proposals = [p for p in proposals
+                     if not (id(p.motif) in seen or seen.add(id(p.motif)))]
     for i, p in enumerate(proposals):
         p.rank = i + 1
         p.atoms.info.update({"rank": p.rank, "score": float(p.score),

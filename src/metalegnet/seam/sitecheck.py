@@ -50,7 +50,8 @@ WITHIN = 0.1
 @dataclass(frozen=True)
 class SiteCheckConfig:
     """Settings: data set, folds, training (epochs, width, depth, time cap per fold in s),
-    SEAM top-k, seed, and optional cap on groups (0 = all)."""
+    SEAM top-k and poses per site, seed, optional cap on groups (0 = all), and the folder
+    of the fold models and databases (default ``OUT/cache``)."""
 
     data: str = "xu-kitchin"
     folds: int = 2
@@ -62,6 +63,8 @@ class SiteCheckConfig:
     seed: int = 0
     max_groups: int = 0
     quality: str = "none"
+    poses_per_motif: int = 1
+    cache: str | None = None
 
     def __post_init__(self) -> None:
         if self.data not in CHECKS:
@@ -199,7 +202,8 @@ def run_site_check(config: SiteCheckConfig, out: str | Path | None = None,
     results: list[GroupResult] = []
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
-        tmp = Path(out) / "cache" if out is not None else Path(scratch)
+        tmp = (Path(config.cache) if config.cache else
+               Path(out) / "cache" if out is not None else Path(scratch))
         for fold in range(config.folds):
             test = [k for k in keys if fold_of.get(k) == fold]
             train_keys = [k for k in keys if k in fold_of and fold_of[k] != fold]
@@ -225,7 +229,8 @@ def run_site_check(config: SiteCheckConfig, out: str | Path | None = None,
                 t1 = time.perf_counter()
                 try:
                     res = seam(clean_slab(group[0]), ads, templates, model,
-                               SeamConfig(top_k=config.top_k))
+                               SeamConfig(top_k=config.top_k,
+                                          poses_per_motif=config.poses_per_motif))
                 except Exception as exc:  # an adsorbate SEAM cannot build: a failure
                     r.extra["error"] = f"{type(exc).__name__}: {exc}"
                     res = None
