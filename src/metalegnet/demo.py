@@ -13,7 +13,11 @@
    cutoff / kNN overlap, masking, stability) into ``demo_out/explain/`` and put one
    attribution picture (``demo_out/attribution.png``) and the interactive
    ``demo_out/report.html`` beside the report.
-6. Write ``demo_out/report.md`` and ``demo_out/parity.png`` and say where they are.
+6. Build the adsorption-environment database of the training trajectories
+   (``demo_out/environments.db``, with its FAISS index) and run SEAM on a random-alloy
+   fcc(111) slab no training structure has, writing ranked, ready-to-relax poses to
+   ``demo_out/seam/proposals.extxyz``; the checkpoint is copied to ``demo_out/legnet.pt``.
+7. Write ``demo_out/report.md`` and ``demo_out/parity.png`` and say where they are.
 """
 
 from __future__ import annotations
@@ -118,20 +122,44 @@ def run_demo(args: argparse.Namespace) -> int:
 
     print("\n== explaining test frames: learned adsorption environments (eqs. 31-32) ==")
     explained = _explain_step(run / "checkpoint.pt", frames, out)
+    print("\n== environment database of the training trajectories and SEAM on an alloy "
+          "surface the model never saw ==")
+    seam = _seam_step(run / "checkpoint.pt",
+                      [a for a in frames if a.info["sid"] in set(split.train)], out)
     unseen = _unseen_elements(split.select(samples, "train"), split.select(samples, "test"))
     for sid, symbols in unseen.items():
         print(f"{sid}: elements absent from the training trajectories: {symbols or 'none'}")
     report = _report(config, metrics, test, base, result, attribution, time.time() - t0,
                      unseen)
     report += _explain_section(explained["summary"])
+    from metalegnet.seam.demo import markdown_section
+
+    report += "\n" + markdown_section(seam)
     (out / "report.md").write_text(report)
     print(f"\nreport:      {out / 'report.md'}")
     print(f"parity plot: {result['parity_plot']}")
     print(f"explanation: {explained['report']} (interactive 3-D, offline), "
           f"{explained['picture']}")
-    print(f"checkpoint:  {run / 'checkpoint.pt'} (MetaLegNetCalculator.from_checkpoint)")
+    print(f"checkpoint:  {out / 'legnet.pt'} (MetaLegNetCalculator.from_checkpoint)")
+    print(f"environment database: {seam['db']} (ase db), SEAM poses: "
+          f"{seam['seam']['extxyz']} (ase gui)")
     print(f"total time {time.time() - t0:.0f} s")
     return 0
+
+
+def _seam_step(checkpoint: Path, train_frames, out: Path) -> dict:
+    """Copy the checkpoint to ``out/legnet.pt``, build ``out/environments.db`` from the
+    training trajectories and let SEAM rank poses on an unseen alloy slab
+    (:func:`metalegnet.seam.demo.seam_demo`)."""
+    from metalegnet.seam.demo import seam_demo
+
+    shutil.copyfile(checkpoint, out / "legnet.pt")
+    result = seam_demo(out / "legnet.pt", train_frames, out, top_k=5)
+    s = result["seam"]
+    print(f"{result['build']['rows']} environments in {result['db']}; SEAM: "
+          f"{s['proposals']} poses of {result['adsorbate']} on {result['slab_description']} "
+          f"in {s['proposal_seconds']:.2f} s -> {s['extxyz']}")
+    return result
 
 
 def _explain_step(checkpoint: Path, frames, out: Path, limit: int = 12) -> dict:

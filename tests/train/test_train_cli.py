@@ -97,3 +97,11 @@ def test_demo_end_to_end_quick(tmp_path, capsys):
     assert "| LegNet (this run) |" in report and "per-element linear fit" in report
     assert (out / "parity.png").read_bytes()[:4] == b"\x89PNG"
     assert str(out / "report.md") in printed
+    # the pipeline's last steps: checkpoint, environment database, SEAM poses for ase gui
+    assert (out / "legnet.pt").is_file() and (out / "environments.db").is_file()
+    import ase.io
+
+    poses = ase.io.read(out / "seam" / "proposals.extxyz", ":")
+    assert poses and [p.info["rank"] for p in poses] == list(range(1, len(poses) + 1))
+    assert all((p.get_tags() == 2).any() for p in poses)
+    assert "## SEAM on a surface the model never saw" in report
