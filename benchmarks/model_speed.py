@@ -165,7 +165,7 @@ def main():
     ap.add_argument("--force-head", default="conservative")
     ap.add_argument("--no-painn", action="store_true", help="time the LegNet variants only")
     ap.add_argument("--no-post-row", action="store_true",
-                    help="skip the diagnostic row of full without its post-fusion block")
+                    help="skip the diagnostic row of full with a post-fusion block")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if len(args.features) != len(args.blocks):
