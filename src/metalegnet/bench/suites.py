@@ -253,8 +253,9 @@ def _rows(stride: dict[str, int], epochs: dict[str, int], patience: int = 0,
     )
     generated = tuple(
         row(name, task, ("system_id",), drop_unlabelled=task != "s2f",
-            split="held-out trajectories", **e_ads)
-        for name in RECIPE_SETS for task in ("s2e", "s2f", "is2re"))
+            split="held-out systems", **e_ads)
+        for name in RECIPE_SETS + (("bench-3d-ml",) if v2 else ())
+        for task in ("s2e", "s2f", "is2re"))
     apart = (
         row("oc20-mini", "s2e", ("sid",), split="held-out trajectories"),
         row("oc20-mini", "is2re", ("sid",), batch=4, split="held-out trajectories"),
@@ -314,7 +315,7 @@ _FULL_EPOCHS = {"gamenet-fg:s2e": 25, "gamenet-fg:s2e:random": 25, "wwl-simple:s
                 "wwl-gpr:s2e:alloys": 30, "c3-cu111:s2e": 40, "xu-kitchin:s2e": 30,
                 "pdn-ceria:s2e": 60, "oc20-mini:s2f": 12, "oc20-mini:s2e": 6,
                 "oc20-mini:is2re": 40, "c3-cu111:s2f": 4,
-                **{f"{d}:{t}": e for d in RECIPE_SETS
+                **{f"{d}:{t}": e for d in RECIPE_SETS + ("bench-3d-ml",)
                    for t, e in (("s2e", 30), ("s2f", 12), ("is2re", 40))}}
 _FULL_SUBSAMPLE = {"gamenet-fg:s2e": 4, "gamenet-fg:s2e:random": 4, "wwl-simple:s2e": 2,
                    "wwl-gpr:s2e:alloys": 2}
@@ -356,7 +357,7 @@ LARGE = Suite(
                        "oc20-mini:s2e": 60, "oc20-mini:s2f": 40, "oc20-mini:is2re": 300,
                        "c3-cu111:s2e": 100, "c3-cu111:s2f": 60, "xu-kitchin:s2e": 100,
                        "pdn-ceria:s2e": 200,
-                       **{f"{d}:{t}": e for d in RECIPE_SETS
+                       **{f"{d}:{t}": e for d in RECIPE_SETS + ("bench-3d-ml",)
                           for t, e in (("s2e", 40), ("s2f", 30), ("is2re", 200))}}),
     models=(
         ModelSpec("legnet", 5e-3, {"num_features": 64, "num_blocks": 3,

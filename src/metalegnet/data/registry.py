@@ -20,6 +20,9 @@ references``        (``info["calc_type"]`` = ``slab`` / ``gas``): total energies
 ``wwl-complex``     369 C2 oxygenates on Pt, Ru (111)/(211), CuCo(111), PdRh(111) (WWL-GPR
                     extrapolation set): ``e_ads``, total energy, forces
 ``wwl-gpr``         wwl-complex followed by wwl-simple (1,791 structures)
+``bench-3d-ml``     generated (``--recipe bench-3d-ml``, SevenNet-0 labels): polyatomic
+                    adsorbates relaxed on metal/alloy slabs, 29 trajectories, 498 frames
+                    (first, last, every 4th): energy, forces, ``e_ads``
 ==================  ======================================================================
 
 Files are read once per process and cached; :func:`load` returns fresh copies.
@@ -50,6 +53,7 @@ _SETS: dict[str, tuple[str, str]] = {
     "wwl-simple": ("wwl_gpr", "simple.extxyz.xz"),
     "wwl-complex": ("wwl_gpr", "complex_extrapolation.extxyz.xz"),
     "wwl-gpr": ("wwl_gpr", "*.extxyz.xz"),
+    "bench-3d-ml": ("bench_3d_ml", "*.extxyz.xz"),
 }
 _MAMUN_JSON = "Mamun_noble_C1_subset_adsorption.json"
 
