@@ -130,3 +130,17 @@ def test_voxel_variants_size_consistency_within_documented_bound(variant, bound)
                 p.normal_(0.0, 0.2)
     e1, e9 = _energy(model, slab), _energy(model, big)
     assert abs(e9 - 9 * e1) < bound * abs(9 * e1)
+
+
+@pytest.mark.parametrize("variant,post,force_head", [
+    ("vanilla", 0, "conservative"), ("coarsen", 0, "conservative"),
+    ("full", 0, "conservative"), ("full", 1, "conservative"), ("full", 0, "direct")])
+def test_every_parameter_takes_part_in_the_loss(variant, post, force_head):
+    """DDP without find_unused_parameters needs a gradient for every weight: a fused vector
+    that feeds nothing (no post-fusion block, conservative forces) must not own weights."""
+    model = seeded(variant, num_post_blocks=post, force_head=force_head).train()
+    graph = collate([atoms_to_graph(a, 4.5) for a in list(structures().values())[:2]])
+    graph = graph.to(dtype=torch.float64)
+    out = model(graph, compute_forces=True)
+    (out.energy.sum() + out.forces.pow(2).sum()).backward()
+    assert [n for n, p in model.named_parameters() if p.grad is None] == []

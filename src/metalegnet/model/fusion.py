@@ -35,21 +35,28 @@ def graph_mean(x: torch.Tensor, batch: torch.Tensor, num_graphs: int) -> torch.T
 
 
 class GatedFusion(nn.Module):
-    """Eqs. 14-16 as a zero-initialised gated residual (module docstring)."""
+    """Eqs. 14-16 as a zero-initialised gated residual (module docstring).
 
-    def __init__(self, num_features: int) -> None:
+    ``vectors=False`` leaves out eq. 16 (``W_v``): for a model whose fused vectors feed
+    nothing (no post-fusion block and conservative forces, which read the energy only), so
+    every parameter takes part in the loss.
+    """
+
+    def __init__(self, num_features: int, vectors: bool = True) -> None:
         super().__init__()
         f = num_features
         self.gate = nn.Linear(2 * f, f)
         self.W_s = nn.Linear(f, f, bias=False)
-        self.W_v = nn.Linear(f, f, bias=False)
         nn.init.zeros_(self.W_s.weight)
-        nn.init.zeros_(self.W_v.weight)
+        self.W_v = nn.Linear(f, f, bias=False) if vectors else None
+        if self.W_v is not None:
+            nn.init.zeros_(self.W_v.weight)
 
     def forward(self, s, v, s_up, v_up):
         g = torch.sigmoid(self.gate(torch.cat([s, s_up], dim=-1)))
         s = s + g * self.W_s(s_up)
-        v = v + g.unsqueeze(1) * self.W_v(v_up)
+        if self.W_v is not None:
+            v = v + g.unsqueeze(1) * self.W_v(v_up)
         return s, v
 
 

@@ -124,7 +124,9 @@ class LegNet(nn.Module):
         with torch.random.fork_rng(devices=[]):
             self.levels = nn.ModuleList(CoarseLevel(config, s) for s in
                                         (config.voxel_sizes if config.levels else ()))
-            self.fusion = (nn.ModuleList(GatedFusion(f) for _ in self.levels)
+            # fused vectors feed the post-fusion blocks and the direct force head only
+            vectors = config.num_post_blocks > 0 or config.force_head == "direct"
+            self.fusion = (nn.ModuleList(GatedFusion(f, vectors) for _ in self.levels)
                            if config.variant == "full" else None)
             self.post_blocks = nn.ModuleList(
                 InteractionBlock(f, config.num_radial, config.avg_num_neighbors,
