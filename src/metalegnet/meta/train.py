@@ -24,13 +24,12 @@ from metalegnet.checkpoint import load_checkpoint, read_checkpoint, save_checkpo
 from metalegnet.config import atomic_write_text, remove_orphan_tmp, to_dict
 from metalegnet.data.graph import AtomicGraph, atoms_to_graph, collate
 from metalegnet.data.io import read_structures
-from metalegnet.data.validate import validate_structures
 from metalegnet.errors import ConfigError, DataError
 from metalegnet.meta.adapt import small_support_policy
 from metalegnet.meta.config import MetaTrainConfig, save_meta_config
 from metalegnet.meta.maml import exact_higher_derivatives, init_inner_lrs, meta_loss
 from metalegnet.meta.tasks import Task, build_tasks, check_no_leak, parse_where, split_source_target
-from metalegnet.train.data import Normalization, fit_normalization, make_samples
+from metalegnet.train.data import Normalization, fit_normalization, labelled_samples
 from metalegnet.train.losses import Objective
 from metalegnet.train.runlog import Progress
 from metalegnet.train.trainer import build_model
@@ -63,12 +62,7 @@ def prepare_tasks(config: MetaTrainConfig, structures: Sequence | None = None) -
     check) and fit the normalisation on the source structures."""
     tc = config.train_config
     structures = list(read_sources(config.data) if structures is None else structures)
-    validate_structures(structures, energy_key=tc.energy_key, max_force=tc.max_force,
-                        max_energy_per_atom=tc.max_energy_per_atom)
-    samples, _ = make_samples(structures, tc)
-    if not samples:
-        raise DataError(f"no structure has the labels task {tc.task!r} needs",
-                        source=config.data)
+    samples, _ = labelled_samples(structures, tc)
     tasks = build_tasks(samples, config.group_by, min_size=config.min_task_size)
     source, target = split_source_target(tasks, parse_where(config.targets))
     if not source:

@@ -298,6 +298,20 @@ def check_adsorbate_tags(samples: Sequence[Sample], config: TrainConfig) -> str 
             "require_adsorbate_tags: true to make this an error)")
 
 
+def labelled_samples(structures: Sequence[Atoms], config: TrainConfig
+                     ) -> tuple[list[Sample], int]:
+    """Validate ``structures`` (bad input: one-line :class:`DataError`) and label them for
+    ``config.task``; (samples, number dropped for a missing label). No sample at all is an
+    error."""
+    validate_structures(structures, energy_key=config.energy_key, max_force=config.max_force,
+                        max_energy_per_atom=config.max_energy_per_atom)
+    samples, dropped = make_samples(structures, config)
+    if not samples:
+        raise DataError(f"no structure has the labels task {config.task!r} needs",
+                        source=config.data)
+    return samples, dropped
+
+
 def prepare_data(config: TrainConfig, structures: Sequence[Atoms] | None = None,
                  splits_path: str | os.PathLike | None = None) -> PreparedData:
     """Read ``config.data`` (unless ``structures`` are given), validate, label, split and fit
@@ -310,12 +324,7 @@ def prepare_data(config: TrainConfig, structures: Sequence[Atoms] | None = None,
         fill_formula(structures)
     if config.task != "is2re":
         structures = stride_frames(structures, config.frame_stride)
-    validate_structures(structures, energy_key=config.energy_key, max_force=config.max_force,
-                        max_energy_per_atom=config.max_energy_per_atom)
-    samples, dropped = make_samples(structures, config)
-    if not samples:
-        raise DataError(f"no structure has the labels task {config.task!r} needs",
-                        source=config.data)
+    samples, dropped = labelled_samples(structures, config)
     warning = check_adsorbate_tags(samples, config)
     split = make_split(samples, config, splits_path, fingerprint)
     norm = fit_normalization(split.select(samples, "train"), config,
