@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from ase import Atoms
 
+from metalegnet.config import check_fields
 from metalegnet.envdb.extract import MAX_RADIUS, extract_entry, select_frames, structure_key
 from metalegnet.envdb.families import assign_families
 from metalegnet.envdb.index import build_index, index_path, save_index
@@ -54,6 +55,7 @@ class EnvdbConfig:
     quality: QualityConfig = field(default_factory=QualityConfig)
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.frames not in ("last", "all"):
             raise ConfigError(f"frames must be 'last' or 'all', got {self.frames!r}")
         if self.chunk < 1 or self.batch_size < 1:

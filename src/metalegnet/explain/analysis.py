@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from ase import Atoms
 
+from metalegnet.config import check_fields
+from metalegnet.errors import ConfigError
 from metalegnet.explain.environment import Explanation, explain_structures
 from metalegnet.explain.faithfulness import MASKS, masking_faithfulness
 from metalegnet.explain.references import (
@@ -50,6 +52,15 @@ class ExplainConfig:
     scope: str = "all"
     seed: int = 0
     batch_size: int = 16
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if self.scope not in ("all", "catalyst"):
+            raise ConfigError(f"scope must be 'all' or 'catalyst', got {self.scope!r}")
+        if min(self.random_draws, self.stability_structures, self.batch_size) < 1 or \
+                self.stability_draws < 0 or self.reference_cutoff <= 0:
+            raise ConfigError("ExplainConfig: draws, structures and batch size must be >= 1 "
+                              "(stability_draws >= 0) and the reference cutoff > 0")
 
 
 def _nanmean(values) -> float | None:

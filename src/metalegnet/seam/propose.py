@@ -45,7 +45,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from ase import Atoms
 
-from metalegnet.errors import DataError
+from metalegnet.config import check_fields
+from metalegnet.errors import ConfigError, DataError
 from metalegnet.seam.place import CLASH_FACTOR, adsorbate_positions, build_adslab, clash
 from metalegnet.surface.adsorbates import AdsorbateDef, resolve_adsorbate
 from metalegnet.surface.detect import (
@@ -81,6 +82,11 @@ class SeamConfig:
     poses_per_motif: int = 1
     clash_factor: float = CLASH_FACTOR
     surface_method: str = "auto"
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if self.top_k < 1:
+            raise ConfigError(f"top_k must be >= 1, got {self.top_k}")
 
 
 @dataclass

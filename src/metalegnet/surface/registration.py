@@ -29,6 +29,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.transform import Rotation
 
+from metalegnet.config import check_fields
 from metalegnet.surface.environment import LocalEnvironment
 
 Z = np.array([0.0, 0.0, 1.0])
@@ -52,6 +53,9 @@ class RegistrationConfig:
     n_iter: int = 2
     substitution_cost: float | None = None
     margin: float = 1.5
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 @dataclass(frozen=True)
