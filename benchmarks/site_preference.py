@@ -23,8 +23,8 @@ from metalegnet.bench.accuracy import cpu_name
 from metalegnet.data.generate.builders import finalize, hold_bottom, lattice_constant
 from metalegnet.data.generate.oracles import load_oracle, oracle_available
 from metalegnet.data.generate.references import compute_references
-from metalegnet.data.generate.relax import relax
-from metalegnet.data.generate.sites import classify_site
+from metalegnet.surface.relax import relax
+from metalegnet.surface.sites import classify_site
 
 SITES = {"fcc": "fcc", "hcp": "hcp", "bridge": "bridge", "top": "ontop"}
 
