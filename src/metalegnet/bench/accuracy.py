@@ -13,7 +13,6 @@ Output: ``results.json``, ``results.md`` and ``plots/`` (see :mod:`metalegnet.be
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -33,7 +32,7 @@ from metalegnet.bench.datasets import DEFAULT_GENERATED, DataSource, resolve
 from metalegnet.bench.jobs import Job, JobResult, run_job
 from metalegnet.bench.report import write_report
 from metalegnet.bench.results import Cell, RowResult, column_order, gather
-from metalegnet.bench.store import RunStore
+from metalegnet.bench.store import RunStore, config_hash
 from metalegnet.bench.suites import LEGNET, BenchRow, ModelSpec, Suite
 from metalegnet.config import atomic_write_text
 from metalegnet.threads import single_threaded_children
@@ -244,9 +243,7 @@ def zero_shot_columns(run: AccuracyRun, sources: dict[str, DataSource],
         values = []
         for seed in run.seeds:
             cfg = train_config(run.suite, row, spec, seed, sources[row.dataset].source)
-            tag = f"{row.key}|{seed}|" + hashlib.sha256(json.dumps(
-                {k: cfg[k] for k in sorted(cfg) if k not in ("model", "model_config", "lr")},
-                sort_keys=True, default=str).encode()).hexdigest()[:12]
+            tag = f"{row.key}|{seed}|" + config_hash(cfg, drop=("model", "model_config", "lr"))
             if tag not in cache:
                 model = model or uip.ZeroShot()
                 log(f"SevenNet-0 zero-shot on {row.key} seed {seed} ...")

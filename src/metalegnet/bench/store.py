@@ -20,14 +20,16 @@ from metalegnet.bench.jobs import Job, JobResult
 FILE = "runs.jsonl"
 
 
-def config_hash(job: Job) -> str:
-    """sha256 of the job's training configuration (JSON, sorted keys), 16 hex digits."""
-    text = json.dumps(job.config, sort_keys=True, default=str)
+def config_hash(config: dict, drop: tuple[str, ...] = ()) -> str:
+    """sha256 of a training configuration without the keys ``drop`` (JSON, sorted keys),
+    16 hex digits."""
+    kept = {k: v for k, v in config.items() if k not in drop}
+    text = json.dumps(kept, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def job_key(job: Job) -> str:
-    return f"{job.row}|{job.model}|{job.seed}|{config_hash(job)}"
+    return f"{job.row}|{job.model}|{job.seed}|{config_hash(job.config)}"
 
 
 class RunStore:
