@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import torch
+
 from metalegnet.bench.fewshot import FewShotRun
 from metalegnet.bench.fewshot_run import run_fewshot
 from metalegnet.bench.fewshot_settings import Setting
@@ -50,3 +52,37 @@ def test_fewshot_cli_refuses_bad_flags(tmp_path, capsys):
     assert main(["bench", "fewshot", "--out", str(tmp_path), "--ks", "1,x"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(e.startswith("metalegnet: error:") for e in err)
+
+
+def test_trivial_references_and_shift_on_known_targets():
+    import numpy as np
+
+    from metalegnet.bench.fewshot_methods import METHODS, FewShotModels
+    from metalegnet.data.labels import Sample
+
+    structures = _structures()[:6]
+    y = np.array([-1.0, -2.0, -1.5, -3.0, -2.5, -0.5])
+    samples = [Sample(a, {"e_ads": v}) for a, v in zip(structures, y)]
+    support, query = samples[:4], samples[4:]
+    mean = METHODS["support-mean"](None, support, query, 0)[0]
+    assert np.allclose(mean, y[:4].mean())
+
+    class Constant(torch.nn.Module):  # a "pretrained model" predicting E = 1 eV always
+        cutoff = 4.0
+
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+
+        def forward(self, g, compute_forces=False):
+            return type("Out", (), {"energy": self.w + torch.ones(g.num_graphs,
+                                                                  dtype=torch.float64)})
+
+    m = FewShotModels(Constant(), None, 0.01, 1, 1.0)
+    shifted = METHODS["zero-shot+shift"](m, support, query, 0)[0]
+    assert np.allclose(shifted, y[:4].mean())  # 1 eV + mean(y - 1 eV)
+    assert np.allclose(METHODS["zero-shot-legnet"](m, support, query, 0)[0], 1.0)
+    comp = METHODS["composition-ridge"](None, support, query, 0)[0]
+    assert comp.shape == (2,) and np.isfinite(comp).all()
+    one = METHODS["composition-ridge"](None, support[:1], query, 0)[0]
+    assert np.allclose(one, y[0])

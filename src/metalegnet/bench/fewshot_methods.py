@@ -16,6 +16,12 @@
 ``scratch-legnet``     a new LegNet trained on the support set alone (energy reference:
                        the support mean)
 ``zero-shot-legnet``   the pretrained LegNet, no adaptation
+``zero-shot+shift``    the pretrained LegNet plus one constant, the mean residual on the
+                       support set (the cheapest adaptation: a per-task energy reference)
+``support-mean``       trivial reference: the mean support energy for every query
+``composition-ridge``  trivial reference: RidgeCV on element counts, fitted on the support
+                       set (within one task the slab is fixed, so this is a per-adsorbate-
+                       element fit; k < 2: the support mean)
 =====================  ===================================================================
 """
 
@@ -157,6 +163,31 @@ def zero_shot(m: FewShotModels, support, query, seed: int):
     return energies(m.pretrained, query), {}
 
 
+def zero_shot_shift(m: FewShotModels, support, query, seed: int):
+    shift = float(np.mean(targets(support) - energies(m.pretrained, support)))
+    return energies(m.pretrained, query) + shift, {}
+
+
+def support_mean(m: FewShotModels, support, query, seed: int):
+    return np.full(len(query), float(targets(support).mean())), {}
+
+
+def composition_ridge(m: FewShotModels, support, query, seed: int):
+    y = targets(support)
+    if len(support) < 2:
+        return np.full(len(query), float(y.mean())), {}
+    from sklearn.linear_model import RidgeCV
+
+    elements = sorted({z for s in list(support) + list(query) for z in s.atoms.numbers})
+
+    def counts(samples) -> np.ndarray:
+        return np.array([[np.sum(s.atoms.numbers == z) for z in elements] for s in samples],
+                        float)
+
+    reg = RidgeCV(alphas=np.logspace(-3, 3, 13)).fit(counts(support), y)
+    return reg.predict(counts(query)), {}
+
+
 METHODS = {
     "meta-legnet": meta_legnet,
     "meta-legnet-fixed": lambda m, s, q, seed: meta_legnet(m, s, q, seed, fixed=True),
@@ -165,4 +196,7 @@ METHODS = {
     "ridge": ridge,
     "scratch-legnet": scratch,
     "zero-shot-legnet": zero_shot,
+    "zero-shot+shift": zero_shot_shift,
+    "support-mean": support_mean,
+    "composition-ridge": composition_ridge,
 }

@@ -280,16 +280,12 @@ def scaled_template(t: LocalEnvironment, d_slab: float, lo: float = 0.8, hi: flo
 def heuristic_pose(slab: Atoms, motif: Motif, ads: AdsorbateDef, gap: float = 0.1,
                    images: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Adsorbate positions (Å) with its binding atom over the site point, the molecule in its
-    reference orientation (upright), at the covalent-contact height (+``gap``)."""
-    from metalegnet.surface.placement import solve_height
+    reference orientation (upright), at the covalent-contact height (+``gap``)
+    (:func:`~metalegnet.surface.placement.upright_positions`)."""
+    from metalegnet.surface.placement import upright_positions
 
-    ref = ads.atoms()
-    b = ads.binding_indices[0]
-    pos = motif.position + ref.positions - ref.positions[b]
-    sub_pos, sub_idx = images if images is not None else in_plane_images(slab)
-    h = solve_height(pos, ref.numbers, sub_pos, slab.numbers[sub_idx], np.array([0, 0, 1.0]),
-                     gap, 0.5)
-    return pos + h * np.array([0.0, 0.0, 1.0])
+    return upright_positions(slab, ads, motif.position, gap=gap,
+                             images=images if images is not None else in_plane_images(slab))
 
 
 def _pre_score(config: SeamConfig, t: LocalEnvironment, reg: Registration) -> float:

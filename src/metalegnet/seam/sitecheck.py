@@ -161,27 +161,6 @@ def pick_structure(proposal: Atoms, group: Sequence[Atoms]) -> int:
     return best
 
 
-def _train(structures: list[Atoms], out: Path, config: SiteCheckConfig, group_keys):
-    """Train (or reuse the finished ``out/checkpoint.pt`` of) the fold's model."""
-    from metalegnet.checkpoint import load_checkpoint
-    from metalegnet.train.config import TrainConfig
-    from metalegnet.train.trainer import train
-
-    if (out / "metrics.json").exists() and (out / "checkpoint.pt").exists():
-        return load_checkpoint(out / "checkpoint.pt")[0]
-
-    cfg = TrainConfig(data="in-memory", task="s2e", energy_target="adsorption",
-                      energy_key="e_ads", group_by=list(group_keys),
-                      split_fractions=[0.9, 0.1, 0.0], model="legnet-vanilla",
-                      model_config={"num_features": config.num_features,
-                                    "num_blocks": config.num_blocks},
-                      epochs=config.epochs, batch_size=16, seed=config.seed, device="cpu",
-                      num_threads=1, max_time_s=config.max_train_s, progress=False)
-    train(cfg, out, structures=[with_oc20_tags(a) for a in structures], log=lambda s: None)
-    model, _ = load_checkpoint(out / "checkpoint.pt")
-    return model
-
-
 def run_site_check(config: SiteCheckConfig, out: str | Path | None = None,
                    log: Callable[[str], None] = print) -> dict:
     """The check of the module docstring; returns (and writes to ``out``) the results."""
@@ -189,6 +168,7 @@ def run_site_check(config: SiteCheckConfig, out: str | Path | None = None,
     from metalegnet.envdb import EnvdbConfig, QualityConfig, build_envdb, load_templates
     from metalegnet.inference import predict
     from metalegnet.seam.propose import SeamConfig, seam
+    from metalegnet.seam.training import train_adsorption_model
 
     frames = read_structures(config.data)
     groups = group_structures(frames, config.data)
@@ -209,7 +189,10 @@ def run_site_check(config: SiteCheckConfig, out: str | Path | None = None,
             train_keys = [k for k in keys if k in fold_of and fold_of[k] != fold]
             train_frames = [a for k in train_keys for a in groups[k]]
             t0 = time.perf_counter()
-            model = _train(train_frames, tmp / f"fold{fold}", config, spec["group_by"])
+            model = train_adsorption_model(
+                train_frames, tmp / f"fold{fold}", spec["group_by"], "legnet-vanilla",
+                config.num_features, config.num_blocks, config.epochs, config.max_train_s,
+                config.seed)
             db = str(tmp / f"fold{fold}.db")
             build_envdb(model, train_frames, db, EnvdbConfig(
                 frames="all", quality=QualityConfig(mode=config.quality)))  # resumes

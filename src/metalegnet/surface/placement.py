@@ -194,5 +194,35 @@ def place_adsorbate(slab: Atoms, adsorbate: AdsorbateDef, kind: str, rng: np.ran
     return adslab, placement
 
 
+def upright_positions(slab: Atoms, adsorbate: AdsorbateDef, point: np.ndarray,
+                      tilt_deg: float = 0.0, azimuth_deg: float = 0.0, gap: float = 0.1,
+                      min_height: float = 0.5,
+                      images: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Adsorbate positions (Å, its own atom order) for a pose at a given site point: the
+    first binding atom over ``point``, the molecule in its reference orientation (along +z,
+    the surface normal), tilted by ``tilt_deg`` towards the in-plane direction
+    ``azimuth_deg``, lowered to the covalent-contact height (:func:`solve_height`, + ``gap``).
+
+    This is the pose pymatgen's ``AdsorbateSiteFinder`` and AdsorbML's heuristic placement
+    use at an enumerated site (no random wobble). ``images``: the slab's positions with
+    their in-plane images and the original index of each (default: the 3x3 images).
+    """
+    ref = adsorbate.atoms()
+    b = adsorbate.binding_indices[0]
+    local = ref.positions - ref.positions[b]
+    if tilt_deg and len(ref) > 1:
+        phi = np.radians(azimuth_deg)
+        axis = np.array([-np.sin(phi), np.cos(phi), 0.0])  # tilts +z towards (cos, sin, 0)
+        local = Rotation.from_rotvec(np.radians(tilt_deg) * axis).apply(local)
+    pos = np.asarray(point, float) + local
+    if images is None:
+        sub_pos, sub_num = _substrate_images(slab, "3d")
+    else:
+        sub_pos, sub_num = images[0], slab.numbers[images[1]]
+    normal = np.array([0.0, 0.0, 1.0])
+    return pos + solve_height(pos, ref.numbers, sub_pos, sub_num, normal, gap,
+                              min_height) * normal
+
+
 def _lowest(positions: np.ndarray, normal: np.ndarray) -> int:
     return int(np.argmin(positions @ normal))

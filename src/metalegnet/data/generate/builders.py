@@ -138,7 +138,8 @@ def _ordered_bulk(a_el: str, b_el: str, order: str, a: float) -> Atoms:
 
 
 def build_metal_slab(lattice: str, facet: str, host: str, guest: str | None = None,
-                     order: str = "pure", x_guest: float = 0.0, seed: int = 0) -> Atoms:
+                     order: str = "pure", x_guest: float = 0.0, seed: int = 0,
+                     size: tuple[int, int, int] | None = None) -> Atoms:
     """A pure-metal or binary-alloy slab (4 atomic layers, bottom half held).
 
     Args:
@@ -148,6 +149,9 @@ def build_metal_slab(lattice: str, facet: str, host: str, guest: str | None = No
         order: ``pure``, ``L12`` (A3B), ``L10`` (AB) or ``random``.
         x_guest: fraction of B in a random alloy.
         seed: the random substitution's seed.
+        size: pure and random slabs: the ``ase.build`` size (default (3, 3, 4), (2, 4, 4)
+            for hcp 10-10); ordered alloys: the repeat of the ordered surface cell (default
+            per facet: (2, 2, 1) on 111 and 100, (1, 2, 1) on 211).
     """
     facets = {"fcc": _FCC_FACETS, "bcc": _BCC_FACETS, "hcp": _HCP_FACETS}[lattice]
     if facet not in facets:
@@ -162,9 +166,9 @@ def build_metal_slab(lattice: str, facet: str, host: str, guest: str | None = No
             raise ConfigError("ordered L1_2/L1_0 alloys need an fcc lattice and two metals")
         miller, layers, repeat = _ORDERED[facet]
         slab = surface(_ordered_bulk(host, guest, order, a), miller, layers, vacuum=VACUUM)
-        slab = slab.repeat(repeat)
+        slab = slab.repeat(size or repeat)
     else:
-        size = (2, 4, 4) if facet == "10-10" else (3, 3, 4)
+        size = size or ((2, 4, 4) if facet == "10-10" else (3, 3, 4))
         if lattice == "hcp":
             slab = facets[facet](host, size=size, a=a, c=hcp_c(host), vacuum=VACUUM)
         else:
