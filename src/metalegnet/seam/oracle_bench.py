@@ -255,8 +255,7 @@ def run_oracle_bench(config: OracleBenchConfig, out: str | Path,
     systems = [s for s in SYSTEMS if not config.systems or s.name in config.systems]
     calc = load_oracle(config.oracle).calculator
     t0 = time.perf_counter()
-    for s in systems:
-        ground_truth(s, cache, calc, config.truth, log)
+    truth = {s.name: ground_truth(s, cache, calc, config.truth, log) for s in systems}
     log(f"ground truth: {len(systems)} systems, {time.perf_counter() - t0:.0f} s")
     if frames is None:
         frames = [a for name in config.data for a in read_structures(name)]
@@ -277,7 +276,7 @@ def run_oracle_bench(config: OracleBenchConfig, out: str | Path,
         f"{build_s:.0f} s")
     rows = []
     for s in systems:
-        records = read_cache(cache / f"{s.name}.jsonl")
+        records = truth[s.name]
         slab = relaxed_slab(s, records["slab"])
         seam_recs, info = seam_records(s, slab, templates, model, calc, cache, config)
         row = evaluate_system(s, records, seam_recs, config)

@@ -284,8 +284,7 @@ def heuristic_pose(slab: Atoms, motif: Motif, ads: AdsorbateDef, gap: float = 0.
     (:func:`~metalegnet.surface.placement.upright_positions`)."""
     from metalegnet.surface.placement import upright_positions
 
-    return upright_positions(slab, ads, motif.position, gap=gap,
-                             images=images if images is not None else in_plane_images(slab))
+    return upright_positions(slab, ads, motif.position, gap=gap, images=images)
 
 
 def _pre_score(config: SeamConfig, t: LocalEnvironment, reg: Registration) -> float:
