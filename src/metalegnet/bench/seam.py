@@ -53,6 +53,8 @@ def register(bench_subparsers) -> None:
                    "site for the score to choose from (default 1)")
     p.add_argument("--cache", metavar="DIR", help="fold models and databases (default "
                    "OUT/cache; reused when present)")
+    p.add_argument("--prior-weight", type=float, default=1.0, help="weight of the database's "
+                   "site prior in SEAM's score (0 = off; default 1)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
 
@@ -91,13 +93,14 @@ def run_oracle(args: argparse.Namespace) -> int:
     config = OracleBenchConfig(
         systems=systems, oracle=args.oracle, epochs=args.epochs,
         num_features=args.features, num_blocks=args.blocks, max_train_s=args.max_train_s,
-        top_k=args.top_k, seed=args.seed,
+        top_k=args.top_k, seed=args.seed, prior_weight=args.prior_weight,
         truth=TruthConfig(random_placements=args.random_placements, seed=args.seed))
     result = run_oracle_bench(config, args.out)
     command = (f"metalegnet bench seam --check oracle --out {args.out} --oracle {args.oracle}"
                f" --random-placements {args.random_placements} --epochs {args.epochs} "
                f"--features {args.features} --blocks {args.blocks} --max-train-s "
                f"{args.max_train_s} --top-k {args.top_k} --seed {args.seed}"
+               f" --prior-weight {args.prior_weight}"
                + (f" --systems {args.systems}" if systems else ""))
     text = oracle_markdown(result, command)
     atomic_write_text(Path(args.out) / "results.md", text)
@@ -114,12 +117,13 @@ def run(args: argparse.Namespace) -> int:
                              num_features=args.features, num_blocks=args.blocks,
                              max_train_s=args.max_train_s, top_k=args.top_k, seed=args.seed,
                              max_groups=args.max_groups, poses_per_motif=args.poses_per_motif,
-                             cache=args.cache)
+                             cache=args.cache, prior_weight=args.prior_weight)
     summary = run_site_check(config, args.out)
     command = (f"metalegnet bench seam --check {args.check} --out {args.out} --folds "
                f"{args.folds} --epochs {args.epochs} --features {args.features} --blocks "
                f"{args.blocks} --max-train-s {args.max_train_s} --max-groups "
-               f"{args.max_groups} --top-k {args.top_k} --seed {args.seed}"
+               f"{args.max_groups} --top-k {args.top_k} --seed {args.seed} "
+               f"--prior-weight {args.prior_weight}"
                + (f" --poses-per-motif {args.poses_per_motif}" if args.poses_per_motif > 1
                   else "") + (f" --cache {args.cache}" if args.cache else ""))
     text = results_markdown(summary, command)

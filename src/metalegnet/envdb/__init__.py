@@ -17,5 +17,10 @@ def load_templates(target: str, max_tier: int = 3):
     return EnvDB(target, create=False).templates(max_tier)
 
 
+def load_site_prior(target: str):
+    """The site prior stored in the database at ``target`` (None when it has none)."""
+    return EnvDB(target, create=False).site_prior()
+
+
 __all__ = ["BuildReport", "EnvDB", "EnvdbConfig", "QualityConfig", "build_envdb",
-           "load_templates", "query_like", "quality_tier", "row_to_environment"]
+           "load_site_prior", "load_templates", "query_like", "quality_tier", "row_to_environment"]

@@ -8,7 +8,9 @@
    score (:mod:`metalegnet.envdb.quality`), extract entries (:mod:`metalegnet.envdb.extract`)
    and write them in one transaction with deduplication (:class:`~metalegnet.envdb.store.EnvDB`).
    A killed build loses at most the chunk in flight; a rerun resumes.
-3. Families over all rows (:mod:`metalegnet.envdb.families`), written in one transaction, and
+3. The site prior of every frame (:mod:`metalegnet.envdb.site_prior`), stored in the
+   database's metadata (``site_prior``) for SEAM.
+4. Families over all rows (:mod:`metalegnet.envdb.families`), written in one transaction, and
    the FAISS index rebuilt beside the database (:mod:`metalegnet.envdb.index`).
 """
 
@@ -27,6 +29,7 @@ from metalegnet.envdb.extract import MAX_RADIUS, extract_entry, select_frames, s
 from metalegnet.envdb.families import assign_families
 from metalegnet.envdb.index import build_index, index_path, save_index
 from metalegnet.envdb.quality import QualityConfig, quality_scores
+from metalegnet.envdb.site_prior import fit_site_prior
 from metalegnet.envdb.store import DEDUP_RMSD, EnvDB
 from metalegnet.errors import ConfigError
 from metalegnet.surface.detect import with_oc20_tags
@@ -127,6 +130,7 @@ def build_envdb(model: torch.nn.Module, structures: Sequence[Atoms], target: str
         report.merged += counts["merged"]
         if progress:
             progress(min(k + config.chunk, len(todo)), len(todo))
+    db.set_metadata(site_prior=fit_site_prior(frames).to_json())
     report.rows = len(db)
     report.families = update_families(db, config.n_families, config.quality.seed)
     if report.rows:

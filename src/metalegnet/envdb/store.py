@@ -8,7 +8,8 @@ show them. Key-value pairs: ``sid``, ``adsorbate``, ``adsorbate_formula``, ``sou
 atom), ``tier``, ``stability``, ``overlap``, ``faithfulness``, ``signature`` (dedup bucket),
 ``count`` (structures merged into it), ``family``, ``source``, ``source_index``, ``key``.
 Data: ``importances``, ``latents`` (per atom), ``vector`` (search vector), ``site``,
-``descriptors`` and ``members`` (content keys of every merged structure).
+``descriptors`` and ``members`` (content keys of every merged structure). Metadata:
+``checkpoint``, ``config`` and ``site_prior`` (:mod:`metalegnet.envdb.site_prior`).
 
 Deduplication: a new entry with the same signature (site type, adsorbate formula and the
 environment's full element multiset) as a stored row whose atoms register onto it
@@ -31,6 +32,7 @@ import numpy as np
 from ase import Atoms
 
 from metalegnet.envdb.extract import Entry
+from metalegnet.envdb.site_prior import SitePrior
 from metalegnet.errors import DataError
 from metalegnet.surface.environment import LocalEnvironment, formula
 from metalegnet.surface.registration import RegistrationConfig, register
@@ -157,6 +159,12 @@ class EnvDB:
         for row in self.db.select(f"tier<={int(max_tier)}", **query):
             out.append(row_to_environment(row))
         return out
+
+    def site_prior(self) -> SitePrior | None:
+        """The site prior fitted on the build's source structures (None in a database built
+        before priors were stored)."""
+        data = self.metadata.get("site_prior")
+        return SitePrior.from_json(data) if data else None
 
     def vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """(ids, search vectors) of every row."""

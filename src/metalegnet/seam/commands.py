@@ -26,6 +26,8 @@ def register(subparsers) -> None:
                    "better (1 best; default 3 = all)")
     p.add_argument("--strict-elements", action="store_true", help="never match templates "
                    "across elements (default: allowed, penalised, when too few sites match)")
+    p.add_argument("--prior-weight", type=float, default=1.0, help="weight of the database's "
+                   "site prior in the score (0 = off; default 1)")
     p.add_argument("--relax", action="store_true", help="relax every proposal (BFGS)")
     p.add_argument("--calculator", default="metalegnet", help="for --relax: metalegnet "
                    "(the checkpoint), emt, or module:Class (default metalegnet)")
@@ -41,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.top_k < 1:
         raise ConfigError(f"--top-k must be >= 1, got {args.top_k}")
-    config = SeamConfig(top_k=args.top_k, allow_substitution=not args.strict_elements)
+    config = SeamConfig(top_k=args.top_k, allow_substitution=not args.strict_elements,
+                        prior_weight=args.prior_weight)
     summary = run_seam(args.slab, args.adsorbate, args.envdb, args.out, args.checkpoint,
                        args.top_k, args.relax, args.calculator, args.fmax, args.steps,
                        args.max_tier, config)

@@ -71,6 +71,7 @@ class OracleBenchConfig:
         within: the success threshold (eV); hard_below: random-hit fraction of a hard system.
         oracle: ``sevennet`` (SevenNet-0) or ``chgnet``; ``emt`` only for tests.
         truth: the ground truth's settings.
+        prior_weight: SEAM's weight on the database's site prior (0 = off).
     """
 
     systems: tuple[str, ...] = ()
@@ -87,6 +88,7 @@ class OracleBenchConfig:
     hard_below: float = 0.3
     oracle: str = "sevennet"
     seed: int = 0
+    prior_weight: float = 1.0
     truth: TruthConfig = field(default_factory=TruthConfig)
 
     def __post_init__(self) -> None:
@@ -143,12 +145,14 @@ def proposal_key(atoms: Atoms) -> str:
 
 
 def seam_records(system: OracleSystem, slab: Atoms, templates, model, calculator,
-                 cache: Path, config: OracleBenchConfig) -> tuple[list[dict], dict]:
+                 cache: Path, config: OracleBenchConfig, prior=None
+                 ) -> tuple[list[dict], dict]:
     """SEAM's ranked proposals on ``slab``, each relaxed with the oracle (cached), and SEAM's
     own counts (proposal time in s, motifs, registrations)."""
     from metalegnet.seam.propose import SeamConfig, seam
 
-    result = seam(slab, system.adsorbate, templates, model, SeamConfig(top_k=config.top_k))
+    result = seam(slab, system.adsorbate, templates, model,
+                  SeamConfig(top_k=config.top_k, prior_weight=config.prior_weight), prior)
     path = cache / f"{system.name}.jsonl"
     done = read_cache(path)
     out = []
@@ -247,7 +251,13 @@ def run_oracle_bench(config: OracleBenchConfig, out: str | Path,
     ``frames``: the model's and database's structures (default: ``config.data``)."""
     from metalegnet.data.generate.oracles import load_oracle
     from metalegnet.data.io import read_structures
-    from metalegnet.envdb import EnvdbConfig, QualityConfig, build_envdb, load_templates
+    from metalegnet.envdb import (
+        EnvdbConfig,
+        QualityConfig,
+        build_envdb,
+        load_site_prior,
+        load_templates,
+    )
     from metalegnet.seam.training import train_adsorption_model
 
     out = Path(out)
@@ -271,6 +281,7 @@ def run_oracle_bench(config: OracleBenchConfig, out: str | Path,
     db = str(out / "environments.db")
     build_envdb(model, frames, db, EnvdbConfig(frames="all", quality=QualityConfig("none")))
     templates = load_templates(db)
+    prior = load_site_prior(db)
     build_s = time.perf_counter() - t1
     log(f"model and database: {len(frames)} structures, {len(templates)} templates, "
         f"{build_s:.0f} s")
@@ -278,7 +289,7 @@ def run_oracle_bench(config: OracleBenchConfig, out: str | Path,
     for s in systems:
         records = truth[s.name]
         slab = relaxed_slab(s, records["slab"])
-        seam_recs, info = seam_records(s, slab, templates, model, calc, cache, config)
+        seam_recs, info = seam_records(s, slab, templates, model, calc, cache, config, prior)
         row = evaluate_system(s, records, seam_recs, config)
         row["seam"] = info
         rows.append(row)

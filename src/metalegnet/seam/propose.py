@@ -19,7 +19,8 @@ Steps (:func:`seam`):
 5. ranking by the score (lower is better, eV)::
 
        score = E_rel + w_rmsd * RMSD + w_tier * (tier - 1) + w_sub * f_substituted
-               + w_reseat * [adsorbate re-seated]      (heuristic pose: RMSD 0, tier 4)
+               + w_reseat * [adsorbate re-seated] + w_prior * P(adsorbate, site label)
+                                                       (heuristic pose: RMSD 0, tier 4)
 
    with ``E_rel`` the model's predicted total energy of the placed structure minus the lowest
    one among the scored proposals (eV; all proposals have the same atoms, so differences are
@@ -27,8 +28,12 @@ Steps (:func:`seam`):
    (a prior from the database; 0 when unknown). Defaults: ``w_rmsd`` = 1 eV/Å, ``w_tier`` =
    0.1 eV per tier step, ``w_sub`` = 0.3 eV for a fully substituted template
    (``f_substituted`` = substituted / matched surface atoms: a fraction, so large
-   environments are not penalised more than small ones), ``w_reseat`` = 0.2 eV.
-   Only the ``energy_candidates`` best proposals by the energy-free part of the score are
+   environments are not penalised more than small ones), ``w_reseat`` = 0.2 eV,
+   ``w_prior`` = 1 (the prior is an energy in eV: how far above a surface's best site the
+   motif's site label (top, bridge, fcc, hcp, hollow-4; :func:`~metalegnet.surface.motifs.
+   motif_label`) sits on average in the database's source structures,
+   :mod:`metalegnet.envdb.site_prior`; 0 without a prior or for an unknown label).
+   Only the ``energy_candidates`` best proposals by the model-free part of the score are
    passed to the model (one batch); the rest rank after them. With ``poses_per_motif`` > 1
    each site keeps its best few template poses, the score picks among them and only the
    site's best pose is returned. The substitution pass tries
@@ -46,6 +51,7 @@ import numpy as np
 from ase import Atoms
 
 from metalegnet.config import check_fields
+from metalegnet.envdb.site_prior import SitePrior
 from metalegnet.errors import ConfigError, DataError
 from metalegnet.seam.place import CLASH_FACTOR, adsorbate_positions, build_adslab, clash
 from metalegnet.surface.adsorbates import AdsorbateDef, resolve_adsorbate
@@ -57,7 +63,7 @@ from metalegnet.surface.detect import (
     nearest_neighbour_distance,
 )
 from metalegnet.surface.environment import LocalEnvironment, formula
-from metalegnet.surface.motifs import Motif, find_motifs
+from metalegnet.surface.motifs import Motif, find_motifs, motif_label
 from metalegnet.surface.registration import Registration, RegistrationConfig, register
 
 
@@ -76,6 +82,7 @@ class SeamConfig:
     tier_weight: float = 0.1
     substitution_weight: float = 0.3
     reseat_weight: float = 0.2
+    prior_weight: float = 1.0
     energy_candidates: int = 10
     heuristic_fallback: bool = True
     lattice_scaling: bool = True
@@ -102,6 +109,7 @@ class Proposal:
         registration: the fitted pose (None for a heuristic pose).
         template_pose: True when the template's own adsorbate pose was used.
         energy: predicted total energy (eV), None without a model or beyond the candidates.
+        prior: the site prior's offset of the motif's label (eV), None when unknown.
     """
 
     rank: int
@@ -112,6 +120,8 @@ class Proposal:
     registration: Registration | None
     template_pose: bool
     energy: float | None = None
+    prior: float | None = None
+    motif_label: str = ""
 
     def row(self) -> dict:
         """A flat table row."""
@@ -128,6 +138,8 @@ class Proposal:
                 "rmsd": round(r.rmsd, 4) if r else 0.0,
                 "substitutions": r.substitutions if r else 0,
                 "template_pose": self.template_pose,
+                "site_label": self.motif_label,
+                "prior": None if self.prior is None else round(self.prior, 4),
                 "energy": None if self.energy is None else round(self.energy, 5)}
 
 
@@ -159,9 +171,12 @@ def _prior(t: LocalEnvironment) -> tuple:
 
 
 def seam(slab: Atoms, adsorbate: str | AdsorbateDef, templates: Sequence[LocalEnvironment],
-         model=None, config: SeamConfig | None = None) -> SeamResult:
+         model=None, config: SeamConfig | None = None, prior: SitePrior | None = None
+         ) -> SeamResult:
     """Ranked adsorption poses of ``adsorbate`` on ``slab`` (no adsorbate atoms, tag 2) from
-    ``templates``; ``model`` (a Meta-LegNet model, optional) predicts the energies."""
+    ``templates``; ``model`` (a Meta-LegNet model, optional) predicts the energies and
+    ``prior`` (the database's :class:`~metalegnet.envdb.site_prior.SitePrior`, optional)
+    ranks site labels."""
     config = config or SeamConfig()
     t0 = time.perf_counter()
     check_slab(slab, "slab")
@@ -237,6 +252,7 @@ def seam(slab: Atoms, adsorbate: str | AdsorbateDef, templates: Sequence[LocalEn
             continue
         pre += 0.0 if own else config.reseat_weight
         proposals.append(Proposal(0, pre, build_adslab(slab, ads, pos), motif, t, reg, own))
+    _add_prior(proposals, slab, ads, prior, config, images)
     proposals.sort(key=lambda p: p.score)
     _add_energy(proposals, model, config, want)
     proposals.sort(key=lambda p: p.score)
@@ -250,7 +266,10 @@ def seam(slab: Atoms, adsorbate: str | AdsorbateDef, templates: Sequence[LocalEn
                              "site_type": p.motif.site_type,
                              "site_composition": p.motif.composition,
                              "template": p.template.key if p.template else "heuristic",
+                             "site_label": p.motif_label,
                              "rmsd": float(p.registration.rmsd) if p.registration else 0.0})
+        if p.prior is not None:
+            p.atoms.info["site_prior"] = float(p.prior)
         if p.energy is not None:
             p.atoms.info["energy_predicted"] = float(p.energy)
     return SeamResult(proposals[: config.top_k], len(motifs), n_reg, n_clash,
@@ -290,6 +309,20 @@ def heuristic_pose(slab: Atoms, motif: Motif, ads: AdsorbateDef, gap: float = 0.
 def _pre_score(config: SeamConfig, t: LocalEnvironment, reg: Registration) -> float:
     return (config.rmsd_weight * reg.rmsd + config.tier_weight * (t.tier - 1)
             + config.substitution_weight * reg.substitutions / max(len(reg.mapping), 1))
+
+
+def _add_prior(proposals: list[Proposal], slab: Atoms, ads: AdsorbateDef,
+               prior: SitePrior | None, config: SeamConfig, images) -> None:
+    """Label each proposal's motif and add ``w_prior * P`` to its score."""
+    want = formula(ads.symbols)
+    element = ads.symbols[ads.binding_indices[0]]
+    for p in proposals:
+        p.motif_label = motif_label(slab, p.motif, images)
+        if prior is None:
+            continue
+        p.prior = prior.offset(want, element, p.motif_label)
+        if p.prior is not None:
+            p.score += config.prior_weight * p.prior
 
 
 def _add_energy(proposals: list[Proposal], model, config: SeamConfig, want: str) -> None:

@@ -130,7 +130,7 @@ def run_seam(slab: str | Atoms, adsorbate: str, envdb: str, out: str | Path,
 
         model, _ = load_checkpoint(ckpt)
     cfg = replace(config or SeamConfig(), top_k=top_k)
-    result = seam(atoms, adsorbate, templates, model, cfg)
+    result = seam(atoms, adsorbate, templates, model, cfg, db.site_prior())
     extra = None
     if relax:
         calc = load_calculator(calculator, model)

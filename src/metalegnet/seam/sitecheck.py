@@ -50,8 +50,9 @@ WITHIN = 0.1
 @dataclass(frozen=True)
 class SiteCheckConfig:
     """Settings: data set, folds, training (epochs, width, depth, time cap per fold in s),
-    SEAM top-k and poses per site, seed, optional cap on groups (0 = all), and the folder
-    of the fold models and databases (default ``OUT/cache``)."""
+    SEAM top-k and poses per site, seed, optional cap on groups (0 = all), the folder
+    of the fold models and databases (default ``OUT/cache``), and SEAM's weight on the fold
+    database's site prior (0 = off)."""
 
     data: str = "xu-kitchin"
     folds: int = 2
@@ -65,6 +66,7 @@ class SiteCheckConfig:
     quality: str = "none"
     poses_per_motif: int = 1
     cache: str | None = None
+    prior_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if self.data not in CHECKS:
@@ -165,7 +167,13 @@ def run_site_check(config: SiteCheckConfig, out: str | Path | None = None,
                    log: Callable[[str], None] = print) -> dict:
     """The check of the module docstring; returns (and writes to ``out``) the results."""
     from metalegnet.data.io import read_structures
-    from metalegnet.envdb import EnvdbConfig, QualityConfig, build_envdb, load_templates
+    from metalegnet.envdb import (
+        EnvdbConfig,
+        QualityConfig,
+        build_envdb,
+        load_site_prior,
+        load_templates,
+    )
     from metalegnet.inference import predict
     from metalegnet.seam.propose import SeamConfig, seam
     from metalegnet.seam.training import train_adsorption_model
@@ -197,6 +205,7 @@ def run_site_check(config: SiteCheckConfig, out: str | Path | None = None,
             build_envdb(model, train_frames, db, EnvdbConfig(
                 frames="all", quality=QualityConfig(mode=config.quality)))  # resumes
             templates = load_templates(db)
+            site_prior = load_site_prior(db)
             best_train = Counter(min(groups[k], key=lambda a: a.info["e_ads"]).info["site"]
                                  for k in train_keys)
             prior = best_train.most_common(1)[0][0]
@@ -213,7 +222,8 @@ def run_site_check(config: SiteCheckConfig, out: str | Path | None = None,
                 try:
                     res = seam(clean_slab(group[0]), ads, templates, model,
                                SeamConfig(top_k=config.top_k,
-                                          poses_per_motif=config.poses_per_motif))
+                                          poses_per_motif=config.poses_per_motif,
+                                          prior_weight=config.prior_weight), site_prior)
                 except Exception as exc:  # an adsorbate SEAM cannot build: a failure
                     r.extra["error"] = f"{type(exc).__name__}: {exc}"
                     res = None

@@ -149,3 +149,23 @@ def _merge(slab: Atoms, motifs: list[Motif], radius: float, tol: float) -> list[
         groups.setdefault(motif_fingerprint(slab, m, radius, tol, images), []).append(m)
     return [Motif(g[0].site_type, g[0].atoms, g[0].position, g[0].composition, len(g))
             for g in groups.values()]
+
+
+def motif_label(slab: Atoms, motif: Motif,
+                images: tuple[np.ndarray, np.ndarray] | None = None) -> str:
+    """The site name of a motif, as :func:`~metalegnet.surface.sites.classify_site` names a
+    binding atom there: ``hcp`` for a 3-fold hollow with a substrate atom right below a
+    binding point 1 Å above its site point (within ``BELOW_TOL`` laterally, more than 0.5 Å
+    below, within 4.5 Å: the second layer, not the third), ``fcc`` for the other 3-fold
+    hollows, otherwise the site type (``top``, ``bridge``, ``hollow-4``). ``images``: the
+    slab's in-plane images (positions, owner indices)."""
+    from metalegnet.surface.sites import BELOW_TOL
+
+    if motif.site_type != "hollow-3":
+        return motif.site_type
+    pos, owner = images if images is not None else in_plane_images(slab)
+    sub = slab.get_tags()[owner] != 2
+    v = pos[sub] - (motif.position + np.array([0.0, 0.0, 1.0]))
+    below = ((v[:, 2] < -0.5) & (np.linalg.norm(v[:, :2], axis=1) < BELOW_TOL)
+             & (np.linalg.norm(v, axis=1) < 4.5))
+    return "hcp" if below.any() else "fcc"
