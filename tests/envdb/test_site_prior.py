@@ -101,3 +101,25 @@ def test_build_stores_the_prior_and_seam_ranks_by_it(tmp_path):
     meta.pop("site_prior")
     db.db.metadata = meta
     assert load_site_prior(path) is None
+
+
+def test_step_edge_sites_get_their_own_label_and_fall_back_to_the_flat_one():
+    from ase.build import fcc211
+
+    from metalegnet.surface.sites import step_edge_atoms, with_step
+
+    flat = fcc111("Pt", (2, 2, 3), vacuum=8.0)
+    assert len(step_edge_atoms(flat, find_surface_atoms(flat, "geometry"))) == 0
+    step = fcc211("Pt", (3, 2, 4), vacuum=8.0)
+    step.set_tags(0)
+    surface = find_surface_atoms(step, "geometry")
+    edge = step_edge_atoms(step, surface)
+    assert 0 < len(edge) < len(surface)
+    z = step.positions[:, 2]
+    assert np.allclose(z[edge], z[surface].max())  # the edge is the highest row
+    motifs = find_motifs(step, surface)
+    labels = {with_step(motif_label(step, m), m.atoms, edge) for m in motifs}
+    assert {"top-step", "top", "bridge-step"} <= labels
+    prior = SitePrior({"O": {"bridge": 0.3, "bridge-step": 0.0, "top": 1.0}})
+    assert prior.offset("O", "O", "bridge-step") == 0.0
+    assert prior.offset("O", "O", "top-step") == 1.0  # not in the table: the flat label's

@@ -5,7 +5,9 @@ Groups are structures of one adsorbate on one slab at different sites (:func:`gr
 the same substrate element sequence and cell, the same adsorbate atoms, the same source
 file). In a group ``g`` with at least two site labels, let ``E_g(s)`` be the lowest energy of
 its structures whose binding atom sits on a site of label ``s`` (top, bridge, fcc, hcp,
-hollow-4; :func:`~metalegnet.surface.sites.classify_site`) and ``E_g = min_s E_g(s)``. The
+hollow-4; :func:`~metalegnet.surface.sites.classify_site`; with ``-step`` appended when a
+site atom is a step-edge atom, :func:`~metalegnet.surface.sites.step_edge_atoms`, so a
+(211) step bridge and a terrace bridge are two labels) and ``E_g = min_s E_g(s)``. The
 offset of label ``s`` for adsorbate ``A`` (:func:`adsorbate_name`) is the shrunk mean of
 the gaps over the ``n`` groups of ``A`` that hold ``s``::
 
@@ -14,7 +16,8 @@ the gaps over the ``n`` groups of ``A`` that hold ``s``::
 (the +1 is one pseudo-observation at 0: a label seen once is trusted half). Within a group
 total and adsorption energies differ by the same constant, so either works. For an adsorbate
 with no groups, the offsets pooled over adsorbates with the same binding element are used;
-otherwise the offset is unknown (0 in SEAM's score).
+a ``-step`` label missing from the table takes its flat label's offset; otherwise the offset
+is unknown (0 in SEAM's score).
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ from ase.data import chemical_symbols
 from ase.formula import Formula
 
 from metalegnet.surface.environment import formula
+from metalegnet.surface.sites import STEP_SUFFIX
 
-#: Site labels the prior knows (others, e.g. ``5-fold`` or ``none``, are left out).
+#: Site labels the prior knows, each also with ``-step`` (others, e.g. ``5-fold`` or
+#: ``none``, are left out).
 LABELS = ("top", "bridge", "fcc", "hcp", "hollow-4")
 
 
@@ -79,6 +84,8 @@ class SitePrior:
             table = self.by_element.get(binding_element)
         if table is None:
             return None
+        if label not in table and label.endswith(STEP_SUFFIX):
+            label = label[: -len(STEP_SUFFIX)]
         return table.get(label)
 
     def to_json(self) -> dict:
@@ -101,8 +108,14 @@ def fit_site_prior(structures: Sequence[Atoms]) -> SitePrior:
     """The prior of the module docstring from tagged structures (adsorbate tag 2) with an
     energy (``e_ads`` or total, :func:`~metalegnet.envdb.extract.source_energy`)."""
     from metalegnet.envdb.extract import source_energy
+    from metalegnet.surface.detect import find_surface_atoms
     from metalegnet.surface.environment import binding_atom
-    from metalegnet.surface.sites import classify_site
+    from metalegnet.surface.sites import (
+        classify_site,
+        step_edge_atoms,
+        substrate_neighbours,
+        with_step,
+    )
 
     best: dict[str, dict[str, float]] = defaultdict(dict)
     info: dict[str, tuple[str, str]] = {}
@@ -117,6 +130,8 @@ def fit_site_prior(structures: Sequence[Atoms]) -> SitePrior:
         label = classify_site(atoms, b)
         if label not in LABELS:
             continue
+        steps = step_edge_atoms(atoms, find_surface_atoms(atoms))
+        label = with_step(label, substrate_neighbours(atoms, b), steps)
         key = group_key(atoms)
         info[key] = (adsorbate_name(atoms), atoms[b].symbol)
         old = best[key].get(label)

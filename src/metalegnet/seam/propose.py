@@ -31,8 +31,9 @@ Steps (:func:`seam`):
    environments are not penalised more than small ones), ``w_reseat`` = 0.2 eV,
    ``w_prior`` = 1 (the prior is an energy in eV: how far above a surface's best site the
    motif's site label (top, bridge, fcc, hcp, hollow-4; :func:`~metalegnet.surface.motifs.
-   motif_label`) sits on average in the database's source structures,
-   :mod:`metalegnet.envdb.site_prior`; 0 without a prior or for an unknown label).
+   motif_label`; ``-step`` appended at a step edge) sits on average in the database's
+   source structures, :mod:`metalegnet.envdb.site_prior`; 0 without a prior or for an
+   unknown label).
    Only the ``energy_candidates`` best proposals by the model-free part of the score are
    passed to the model (one batch); the rest rank after them. With ``poses_per_motif`` > 1
    each site keeps its best few template poses, the score picks among them and only the
@@ -65,6 +66,7 @@ from metalegnet.surface.detect import (
 from metalegnet.surface.environment import LocalEnvironment, formula
 from metalegnet.surface.motifs import Motif, find_motifs, motif_label
 from metalegnet.surface.registration import Registration, RegistrationConfig, register
+from metalegnet.surface.sites import step_edge_atoms, with_step
 
 
 @dataclass(frozen=True)
@@ -252,7 +254,8 @@ def seam(slab: Atoms, adsorbate: str | AdsorbateDef, templates: Sequence[LocalEn
             continue
         pre += 0.0 if own else config.reseat_weight
         proposals.append(Proposal(0, pre, build_adslab(slab, ads, pos), motif, t, reg, own))
-    _add_prior(proposals, slab, ads, prior, config, images)
+    _add_prior(proposals, slab, ads, prior, config, images,
+               step_edge_atoms(slab, surface))
     proposals.sort(key=lambda p: p.score)
     _add_energy(proposals, model, config, want)
     proposals.sort(key=lambda p: p.score)
@@ -312,12 +315,13 @@ def _pre_score(config: SeamConfig, t: LocalEnvironment, reg: Registration) -> fl
 
 
 def _add_prior(proposals: list[Proposal], slab: Atoms, ads: AdsorbateDef,
-               prior: SitePrior | None, config: SeamConfig, images) -> None:
-    """Label each proposal's motif and add ``w_prior * P`` to its score."""
+               prior: SitePrior | None, config: SeamConfig, images, steps) -> None:
+    """Label each proposal's motif (``-step`` when a site atom is in ``steps``) and add
+    ``w_prior * P`` to its score."""
     want = formula(ads.symbols)
     element = ads.symbols[ads.binding_indices[0]]
     for p in proposals:
-        p.motif_label = motif_label(slab, p.motif, images)
+        p.motif_label = with_step(motif_label(slab, p.motif, images), p.motif.atoms, steps)
         if prior is None:
             continue
         p.prior = prior.offset(want, element, p.motif_label)

@@ -72,3 +72,33 @@ def classify_site(atoms: Atoms, index: int, kind: str = "3d") -> str:
     lateral = np.linalg.norm(vec - np.outer(along, normal), axis=1)
     below = (along < -0.5) & (lateral < BELOW_TOL)
     return "hcp" if below.any() else "fcc"
+
+
+#: Suffix of a site label whose site atoms include a step-edge atom (``bridge-step``).
+STEP_SUFFIX = "-step"
+
+
+def step_edge_atoms(atoms: Atoms, surface: np.ndarray, shell: float = 1.2) -> np.ndarray:
+    """The step-edge atoms among the ``surface`` atoms: those with the lowest substrate
+    coordination number (neighbours within ``shell`` x the nearest-neighbour distance),
+    when it is below the highest one among the surface atoms; none on a flat facet, where
+    every surface atom has the same coordination (9 on fcc(111), 8 on fcc(100); 7 at the
+    edge of fcc(211))."""
+    surface = np.asarray(surface, int)
+    sub = np.flatnonzero(atoms.get_tags() != 2)
+    if len(surface) == 0 or len(sub) < 2:
+        return np.array([], int)
+    slab = atoms[sub]
+    i, d = neighbor_list("id", slab, 4.5)
+    d_nn = d.min()
+    cn = np.bincount(i[d < shell * d_nn], minlength=len(slab))
+    where = {int(a): k for k, a in enumerate(sub)}
+    cn_surface = np.array([cn[where[int(a)]] for a in surface])
+    if cn_surface.min() == cn_surface.max():
+        return np.array([], int)
+    return surface[cn_surface == cn_surface.min()]
+
+
+def with_step(label: str, site_atoms, steps) -> str:
+    """``label`` + :data:`STEP_SUFFIX` when one of ``site_atoms`` is a step-edge atom."""
+    return label + STEP_SUFFIX if set(map(int, site_atoms)) & set(map(int, steps)) else label
