@@ -9,6 +9,7 @@ import numpy as np
 
 from metalegnet.checkpoint import save_checkpoint
 from metalegnet.cli import main
+from metalegnet.envdb.site_prior import LABELS
 from tests.envdb.helpers import co_structures
 from tests.seam.helpers import alloy_slab, tiny_model
 
@@ -45,6 +46,8 @@ def test_envdb_build_query_and_seam_cli(tmp_path, capsys):
     for k, (atoms, row) in enumerate(zip(frames, rows), start=1):
         assert atoms.info["rank"] == k == int(row["rank"])
         assert np.isclose(atoms.info["score"], float(row["score"]), atol=1e-3)
+        assert row["site_label"].removesuffix("-step") in LABELS
+        assert atoms.info["site_label"] == row["site_label"]
         assert (atoms.get_tags()[len(clean):] == 2).all()
         assert atoms.get_chemical_symbols()[: len(clean)] == clean.get_chemical_symbols()
     scores = [a.info["score"] for a in frames]

@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         line = (f"  #{row['rank']} score {row['score']:.3f}  {row['site_type']:<8} "
                 f"{row['site_composition']:<12} rmsd {row['rmsd']:.3f} Å  tier "
                 f"{row['template_tier']}")
+        if row.get("prior") is not None:
+            line += f"  prior +{row['prior']:.3f} eV ({row['site_label']})"
         if row.get("energy") is not None:
             line += f"  E_pred {row['energy']:.3f} eV"
         if "relaxed_energy" in row:
