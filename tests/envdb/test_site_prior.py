@@ -123,3 +123,4 @@ def test_step_edge_sites_get_their_own_label_and_fall_back_to_the_flat_one():
     prior = SitePrior({"O": {"bridge": 0.3, "bridge-step": 0.0, "top": 1.0}})
     assert prior.offset("O", "O", "bridge-step") == 0.0
     assert prior.offset("O", "O", "top-step") == 1.0  # not in the table: the flat label's
+    assert prior.offset("O", "O", "hollow-4") == pytest.approx((0.3 + 0.0 + 1.0) / 3)

@@ -16,8 +16,10 @@ the gaps over the ``n`` groups of ``A`` that hold ``s``::
 (the +1 is one pseudo-observation at 0: a label seen once is trusted half). Within a group
 total and adsorption energies differ by the same constant, so either works. For an adsorbate
 with no groups, the offsets pooled over adsorbates with the same binding element are used;
-a ``-step`` label missing from the table takes its flat label's offset; otherwise the offset
-is unknown (0 in SEAM's score).
+a ``-step`` label missing from the table takes its flat label's offset, and any other label
+missing from it the table's mean offset (a site never compared in the data is taken as an
+average site, not as the best one); an adsorbate whose binding element has no table either
+has no offset (0 in SEAM's score).
 """
 
 from __future__ import annotations
@@ -78,7 +80,8 @@ class SitePrior:
 
     def offset(self, adsorbate_formula: str, binding_element: str, label: str
                ) -> float | None:
-        """The offset of ``label`` for the adsorbate (eV), None when unknown."""
+        """The offset of ``label`` for the adsorbate (eV; see the module docstring for the
+        fallbacks), None when neither the adsorbate nor its binding element has a table."""
         table = self.by_adsorbate.get(adsorbate_formula)
         if table is None:
             table = self.by_element.get(binding_element)
@@ -86,7 +89,9 @@ class SitePrior:
             return None
         if label not in table and label.endswith(STEP_SUFFIX):
             label = label[: -len(STEP_SUFFIX)]
-        return table.get(label)
+        if label in table:
+            return table[label]
+        return float(np.mean(list(table.values()))) if table else None
 
     def to_json(self) -> dict:
         return {"by_adsorbate": self.by_adsorbate, "by_element": self.by_element,
