@@ -32,8 +32,8 @@ Steps (:func:`seam`):
    ``w_prior`` = 1 (the prior is an energy in eV: how far above a surface's best site the
    motif's site label (top, bridge, fcc, hcp, hollow-4; :func:`~metalegnet.surface.motifs.
    motif_label`; ``-step`` appended at a step edge) sits on average in the database's
-   source structures, :mod:`metalegnet.envdb.site_prior`; 0 without a prior or for an
-   unknown label).
+   source structures, :mod:`metalegnet.envdb.site_prior`, which also says what a label
+   without data gets; 0 without a prior).
    Only the ``energy_candidates`` best proposals by the model-free part of the score are
    passed to the model (one batch); the rest rank after them. With ``poses_per_motif`` > 1
    each site keeps its best few template poses, the score picks among them and only the

@@ -11,7 +11,8 @@ Protocol (held-out groups, ``folds``-fold cross-fitting over groups, seeded):
    and build an environment database from them (:func:`metalegnet.envdb.build_envdb`);
    both are kept in ``OUT/cache/`` and reused by a rerun (same settings assumed);
 2. for each held-out group: the clean slab is the substrate of the group's first structure;
-   SEAM proposes poses of the group's adsorbate on it (model energy in the score);
+   SEAM proposes poses of the group's adsorbate on it (model energy and the fold
+   database's site prior in the score);
 3. SEAM's pick is the group's DFT structure whose binding atom lies laterally closest (minimum
    image) to the top-ranked proposal's binding atom; ``exact`` when the pick is the
    DFT-lowest structure, ``within`` when its DFT energy is at most 0.1 eV above the lowest.
