@@ -47,11 +47,47 @@ def test_fewshot_pipeline_writes_rows_and_resumes(tmp_path):
     assert len((tmp_path / "partial.jsonl").read_text().splitlines()) == n_lines
 
 
+def test_meta_baseline_is_pretrained_meta_trained_and_scored_on_the_same_draws(
+        tmp_path, monkeypatch):
+    import pytest
+
+    from metalegnet.bench import fewshot_methods
+
+    pytest.importorskip("torch_geometric")
+    monkeypatch.setitem(fewshot_methods.META_BASELINES, "schnet", {
+        "lr": 0.01, "model_config": {"hidden_channels": 8, "num_filters": 8,
+                                     "num_interactions": 1, "num_gaussians": 8}})
+    setting = Setting("emt", (), ("surface",), {"Au(111) CO": {"surface": ["Au"]}},
+                      loader=_structures)
+    run = FewShotRun(out=tmp_path, ks=[3], draws=2, pretrain_epochs=1, meta_steps=2,
+                     model_config={"num_features": 8, "num_blocks": 1}, cutoff=4.0,
+                     methods=["meta-legnet", "meta-schnet"], meta_baselines=["schnet"],
+                     command="test")
+    run_fewshot(run, [setting], log=lambda *_: None)
+    assert (tmp_path / "runs" / "emt" / "schnet" / "meta" / "checkpoint.pt").exists()
+    records = [json.loads(line) for line in
+               (tmp_path / "partial.jsonl").read_text().splitlines()]
+    by_method = {}
+    for r in records:
+        by_method.setdefault(r["method"], []).append(r)
+    assert sorted(by_method) == ["meta-legnet", "meta-schnet"]
+    assert [r["n_query"] for r in by_method["meta-schnet"]] == \
+        [r["n_query"] for r in by_method["meta-legnet"]]
+    assert all(r["mae"] >= 0 and "choice" in r for r in by_method["meta-schnet"])
+    # different models, so different query errors on the same draws
+    assert [r["mae"] for r in by_method["meta-schnet"]] != \
+        [r["mae"] for r in by_method["meta-legnet"]]
+    cost = json.loads((tmp_path / "results.json").read_text())["cost"]["emt"]
+    assert cost["schnet_meta_train_s"] > 0
+
+
 def test_fewshot_cli_refuses_bad_flags(tmp_path, capsys):
     assert main(["bench", "fewshot", "--out", str(tmp_path), "--settings", "nope"]) == 2
     assert main(["bench", "fewshot", "--out", str(tmp_path), "--ks", "1,x"]) == 2
+    assert main(["bench", "fewshot", "--out", str(tmp_path), "--meta-baselines", "nope"]) == 2
+    assert main(["bench", "fewshot", "--out", str(tmp_path), "--methods", "meta-schnet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 2 and all(e.startswith("metalegnet: error:") for e in err)
+    assert len(err) == 4 and all(e.startswith("metalegnet: error:") for e in err)
 
 
 def test_trivial_references_and_shift_on_known_targets():

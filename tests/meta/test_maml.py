@@ -108,3 +108,27 @@ def test_composed_layer_norm_equals_torch(emt_tasks):
     assert torch.allclose(oa.energy, ob.energy, atol=1e-12)
     assert torch.allclose(oa.forces, ob.forces, atol=1e-12)
     assert set(a.state_dict()) == set(b.state_dict())
+
+
+def test_meta_gradient_repeats_on_a_model_with_a_shared_submodule(emt_tasks):
+    """PyG's SchNet registers one filter network under two parents; a second meta-gradient
+    must still work and leave every model weight a leaf Parameter."""
+    pytest.importorskip("torch_geometric")
+    from metalegnet.model.baselines.schnet import SchNetBaseline, SchNetConfig
+
+    torch.manual_seed(0)
+    model = SchNetBaseline(SchNetConfig(hidden_channels=8, num_filters=8, num_interactions=1,
+                                        num_gaussians=8, cutoff=4.0)).double()
+    assert len(list(model.named_parameters(remove_duplicate=False))) > len(
+        list(model.named_parameters()))  # the shared submodule is there
+    samples = labels_for_task(emt_tasks[:4], "s2e", "total")
+    objective = Objective("energy", False, LossScales(energy=0.5))
+    batch = [(samples_graph(samples[:2], 4.0, torch.float64),
+              samples_graph(samples[2:4], 4.0, torch.float64))]
+    config = MAMLConfig(inner_steps=2, inner_lr=0.01, task_shift=True)
+    first = meta_gradient(model, batch, objective, config)
+    second = meta_gradient(model, batch, objective, config)
+    assert torch.isclose(first[0], second[0])
+    assert all(isinstance(p, torch.nn.Parameter) and p.is_leaf
+               for _, p in model.named_parameters(remove_duplicate=False))
+    assert any(float(g.abs().sum()) > 0 for g in second[1].values())

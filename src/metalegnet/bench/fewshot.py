@@ -40,6 +40,7 @@ class FewShotRun:
     cutoff: float = 5.0
     inner_steps: int = 2
     inner_lr: float = 0.005
+    meta_baselines: list[str] = field(default_factory=list)
     command: str = ""
 
 
@@ -58,6 +59,9 @@ def register(bench_subparsers) -> None:
     p.add_argument("--pretrain-epochs", type=int, default=15)
     p.add_argument("--meta-steps", type=int, default=60)
     p.add_argument("--methods", help="comma-separated subset of the methods")
+    p.add_argument("--meta-baselines", help="comma-separated baselines to pretrain, "
+                   "meta-train and adapt the same way (schnet, cgcnn, painn): the "
+                   "meta-<name> columns")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
 
@@ -70,7 +74,7 @@ def _ints(text: str, flag: str) -> list[int]:
 
 
 def run(args) -> int:
-    from metalegnet.bench.fewshot_methods import METHODS
+    from metalegnet.bench.fewshot_methods import META_BASELINES, METHODS
     from metalegnet.bench.fewshot_settings import SETTINGS
 
     settings = [s.strip() for s in (args.settings or "wwl-alloys,xu-kitchin").split(",")
@@ -82,6 +86,13 @@ def run(args) -> int:
     methods = [m.strip() for m in args.methods.split(",")] if args.methods else None
     if methods and any(m not in METHODS for m in methods):
         raise ConfigError(f"--methods: choose from {', '.join(METHODS)}")
+    baselines = [b.strip() for b in (args.meta_baselines or "").split(",") if b.strip()]
+    if any(b not in META_BASELINES for b in baselines):
+        raise ConfigError(f"--meta-baselines: choose from {', '.join(META_BASELINES)}")
+    if methods and any(m.removeprefix("meta-") in META_BASELINES
+                       and m.removeprefix("meta-") not in baselines for m in methods):
+        raise ConfigError("--methods: a meta-<baseline> method needs that baseline in "
+                          "--meta-baselines")
     ks = _ints(args.ks, "--ks") if args.ks else list(DEFAULT_KS)
     if not ks or any(k < 1 for k in ks) or args.draws < 1:
         raise ConfigError("--ks needs values >= 1 and --draws >= 1")
@@ -89,12 +100,13 @@ def run(args) -> int:
     for flag, value in (("--settings", args.settings), ("--ks", args.ks),
                         ("--draws", args.draws), ("--pretrain-epochs", args.pretrain_epochs),
                         ("--meta-steps", args.meta_steps), ("--methods", args.methods),
-                        ("--seed", args.seed)):
+                        ("--meta-baselines", args.meta_baselines), ("--seed", args.seed)):
         if value is not None:
             parts.append(f"{flag} {value}")
     cfg = FewShotRun(out=Path(args.out), settings=settings, ks=ks, draws=args.draws,
                      seed=args.seed, pretrain_epochs=args.pretrain_epochs,
-                     meta_steps=args.meta_steps, methods=methods, command=" ".join(parts))
+                     meta_steps=args.meta_steps, methods=methods,
+                     meta_baselines=baselines, command=" ".join(parts))
     from metalegnet.bench.fewshot_run import run_fewshot
 
     run_fewshot(cfg, [SETTINGS[s] for s in settings])

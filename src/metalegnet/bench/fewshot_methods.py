@@ -22,6 +22,9 @@
 ``composition-ridge``  trivial reference: RidgeCV on element counts, fitted on the support
                        set (within one task the slab is fixed, so this is a per-adsorbate-
                        element fit; k < 2: the support mean)
+``meta-schnet``,       the same pretraining, MAML meta-training and adaptation as
+``meta-cgcnn``,        ``meta-legnet`` applied to a library baseline (sizes in
+``meta-painn``         :data:`META_BASELINES`); run only when asked for (``--meta-baselines``)
 =====================  ===================================================================
 """
 
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -41,6 +44,18 @@ from metalegnet.model import LegNet
 from metalegnet.train.losses import LossScales, Objective
 
 LABEL = "e_ads"
+
+#: Baselines for ``meta-<name>``: model configs about the size of the few-shot LegNet
+#: (F = 16, 2 blocks: 10-30 k weights) and the pretraining learning rates the v2 accuracy
+#: bench's tuning chose for each (``bench/configs/bench_full.yaml``).
+META_BASELINES: dict[str, dict] = {
+    "schnet": {"lr": 0.01, "model_config": {"hidden_channels": 32, "num_filters": 32,
+                                            "num_interactions": 2, "num_gaussians": 25}},
+    "cgcnn": {"lr": 0.001, "model_config": {"atom_features": 32, "hidden_features": 64,
+                                            "num_conv": 2, "num_gaussians": 25}},
+    "painn": {"lr": 0.003, "model_config": {"n_atom_basis": 16, "n_interactions": 2,
+                                            "n_rbf": 16}},
+}
 
 
 @dataclass
@@ -59,6 +74,7 @@ class FewShotModels:
     step_grid: tuple[int, ...] = (0, 1, 2, 4, 8)
     folds: int = 4
     small_support_choice: str | None = None  # meta-training's k = 1 choice (recorded only)
+    baselines: dict[str, FewShotModels] = field(default_factory=dict)  # meta-<name>
 
     @property
     def objective(self) -> Objective:
@@ -188,6 +204,15 @@ def composition_ridge(m: FewShotModels, support, query, seed: int):
     return reg.predict(counts(query)), {}
 
 
+def meta_baseline(name: str):
+    """``meta-<name>``: :func:`meta_legnet` on the meta-trained baseline ``name``."""
+    def method(m: FewShotModels, support, query, seed: int):
+        if name not in m.baselines:
+            raise KeyError(f"meta-{name}: the baseline was not meta-trained for this setting")
+        return meta_legnet(m.baselines[name], support, query, seed)
+    return method
+
+
 METHODS = {
     "meta-legnet": meta_legnet,
     "meta-legnet-fixed": lambda m, s, q, seed: meta_legnet(m, s, q, seed, fixed=True),
@@ -199,4 +224,7 @@ METHODS = {
     "zero-shot+shift": zero_shot_shift,
     "support-mean": support_mean,
     "composition-ridge": composition_ridge,
+    **{f"meta-{name}": meta_baseline(name) for name in META_BASELINES},
 }
+#: What runs by default (the meta-baselines need their own pretraining and meta-training).
+DEFAULT_METHODS = [k for k in METHODS if k.removeprefix("meta-") not in META_BASELINES]

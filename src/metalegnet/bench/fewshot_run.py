@@ -11,7 +11,14 @@ import numpy as np
 import torch
 
 from metalegnet.bench.fewshot import MIN_QUERY, FewShotRun, markdown, summarize
-from metalegnet.bench.fewshot_methods import LABEL, METHODS, FewShotModels, targets
+from metalegnet.bench.fewshot_methods import (
+    DEFAULT_METHODS,
+    LABEL,
+    META_BASELINES,
+    METHODS,
+    FewShotModels,
+    targets,
+)
 from metalegnet.bench.fewshot_settings import Setting
 from metalegnet.checkpoint import load_checkpoint
 from metalegnet.config import atomic_write_text
@@ -24,12 +31,15 @@ from metalegnet.train.data import make_samples
 from metalegnet.train.trainer import train
 
 
-def _train_config(run: FewShotRun, setting: Setting) -> TrainConfig:
+def _train_config(run: FewShotRun, setting: Setting, model: str = "legnet-vanilla",
+                  model_config: dict | None = None, lr: float = 5e-3) -> TrainConfig:
     return TrainConfig(data=setting.name, task="s2e", energy_target="adsorption",
-                       model="legnet-vanilla", model_config=dict(run.model_config),
+                       model=model,
+                       model_config=dict(run.model_config if model_config is None
+                                         else model_config),
                        cutoff=run.cutoff, group_by=list(setting.group_by),
                        split_fractions=[0.85, 0.15, 0.0], epochs=run.pretrain_epochs,
-                       batch_size=16, lr=5e-3, patience=0, seed=run.seed, num_threads=1,
+                       batch_size=16, lr=lr, patience=0, seed=run.seed, num_threads=1,
                        drop_unlabelled=True, progress=False, checkpoint_interval_s=60.0)
 
 
@@ -51,22 +61,38 @@ def _done_runs(folder: Path) -> bool:
 
 
 def prepare_models(run: FewShotRun, setting: Setting, source: list[Task], log) -> dict:
-    """Pretrain, then meta-train from the pretraining (reused when done)."""
-    folder = run.out / "runs" / setting.name
+    """LegNet and every ``run.meta_baselines`` model, each pretrained and then meta-trained
+    from its pretraining (reused when done); the LegNet's :class:`FewShotModels` carries the
+    baselines' in ``baselines``."""
+    out = _prepare(run, setting, source, log, run.out / "runs" / setting.name)
+    for name in run.meta_baselines:
+        spec = META_BASELINES[name]
+        b = _prepare(run, setting, source, log, run.out / "runs" / setting.name / name,
+                     name, spec["model_config"], spec["lr"])
+        out["models"].baselines[name] = b["models"]
+        out[f"{name}_pretrain_s"], out[f"{name}_meta_train_s"] = (b["pretrain_s"],
+                                                                  b["meta_train_s"])
+    return out
+
+
+def _prepare(run: FewShotRun, setting: Setting, source: list[Task], log, folder: Path,
+             model: str = "legnet-vanilla", model_config: dict | None = None,
+             lr: float = 5e-3) -> dict:
+    """Pretrain ``model`` in ``folder/pretrain``, meta-train it in ``folder/meta``."""
     structures = [s.atoms for t in source for s in t.samples]
-    tc = _train_config(run, setting)
+    tc = _train_config(run, setting, model, model_config, lr)
     pre = folder / "pretrain"
     if not _done_runs(pre):
-        log(f"[{setting.name}] pretraining on {len(structures)} source structures")
+        log(f"[{setting.name}] pretraining {model} on {len(structures)} source structures")
         train(tc, pre, resume=(pre / "last.pt").exists(), structures=structures,
               log=lambda *_: None)
     meta = folder / "meta"
     if not _done_runs(meta):
-        log(f"[{setting.name}] meta-training ({run.meta_steps} MAML steps, "
+        log(f"[{setting.name}] meta-training {model} ({run.meta_steps} MAML steps, "
             f"{len(source)} source tasks)")
         mc = MetaTrainConfig(data=setting.name, group_by=list(setting.group_by), task="s2e",
-                             energy_target="adsorption", model="legnet-vanilla",
-                             model_config=dict(run.model_config), cutoff=run.cutoff,
+                             energy_target="adsorption", model=model,
+                             model_config=dict(tc.model_config), cutoff=run.cutoff,
                              init=str(pre / "checkpoint.pt"), support=5, query=10,
                              meta_batch=4, meta_steps=run.meta_steps, outer_lr=1e-3,
                              inner_steps=run.inner_steps, inner_lr=run.inner_lr,
@@ -121,7 +147,7 @@ def run_fewshot(run: FewShotRun, settings: Sequence[Setting], log=print) -> Path
     partial = run.out / "partial.jsonl"
     records = _read_partial(partial)
     done = {(r["target"], r["k"], r["draw"], r["method"]) for r in records}
-    methods = run.methods or list(METHODS)
+    methods = run.methods or (DEFAULT_METHODS + [f"meta-{b}" for b in run.meta_baselines])
     cost_path = run.out / "cost.json"
     cost = json.loads(cost_path.read_text()) if cost_path.exists() else {}
     notes: list[str] = []
@@ -134,7 +160,7 @@ def run_fewshot(run: FewShotRun, settings: Sequence[Setting], log=print) -> Path
         prepared = prepare_models(run, setting, source, log)
         m = prepared["models"]
         c = cost.setdefault(setting.name, {})
-        c.update({k: prepared[k] for k in ("pretrain_s", "meta_train_s", "pretrain_val_mae")})
+        c.update({k: v for k, v in prepared.items() if k != "models"})
         c["source_tasks"] = len(source)
         for name, tasks in target_tasks.items():
             pool = [s for t in tasks for s in t.samples]

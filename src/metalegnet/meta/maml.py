@@ -121,12 +121,24 @@ def init_inner_lrs(model: torch.nn.Module, lr: float) -> Params:
             for n, p in model.named_parameters()}
 
 
+def call(model: torch.nn.Module, params: Params, graph: AtomicGraph, kwargs: dict):
+    """``functional_call(model, params, (graph,), kwargs)`` with ``tie_weights=False``.
+
+    ``params`` holds each parameter once (``named_parameters()``). A submodule registered
+    under two parents (PyG's SchNet shares its filter network between an interaction block
+    and its convolution) is one object, so swapping the weight under one name swaps it for
+    both; letting ``functional_call`` also swap the alias names swaps the same attribute
+    twice, and its restore then leaves the adapted, non-leaf tensor in the model, which
+    breaks the next backward pass."""
+    return functional_call(model, params, (graph,), kwargs, tie_weights=False)
+
+
 def predict(model: torch.nn.Module, params: Params, graph: AtomicGraph,
             compute_forces: bool, create_graph: bool = True):
-    """``model(graph)`` with weights ``params`` (``functional_call``); autograd on."""
+    """``model(graph)`` with weights ``params`` (:func:`call`); autograd on."""
     with torch.enable_grad():
-        return functional_call(model, params, (graph,),
-                               {"compute_forces": compute_forces, "create_graph": create_graph})
+        return call(model, params, graph,
+                    {"compute_forces": compute_forces, "create_graph": create_graph})
 
 
 def task_loss(model: torch.nn.Module, params: Params, graph: AtomicGraph,
@@ -150,7 +162,7 @@ def support_shift(model: torch.nn.Module, params: Params, graph: AtomicGraph,
         out = predict(model, params, graph, False)
     else:
         with torch.no_grad():
-            out = functional_call(model, params, (graph,), {"compute_forces": False})
+            out = call(model, params, graph, {"compute_forces": False})
     delta = (graph.labels[label] - out.energy).mean()
     return delta if differentiable else delta.detach()
 
