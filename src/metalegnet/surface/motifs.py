@@ -159,13 +159,10 @@ def motif_label(slab: Atoms, motif: Motif,
     below, within 4.5 Å: the second layer, not the third), ``fcc`` for the other 3-fold
     hollows, otherwise the site type (``top``, ``bridge``, ``hollow-4``). ``images``: the
     slab's in-plane images (positions, owner indices)."""
-    from metalegnet.surface.sites import BELOW_TOL
+    from metalegnet.surface.sites import hollow_name
 
     if motif.site_type != "hollow-3":
         return motif.site_type
     pos, owner = images if images is not None else in_plane_images(slab)
-    sub = slab.get_tags()[owner] != 2
-    v = pos[sub] - (motif.position + np.array([0.0, 0.0, 1.0]))
-    below = ((v[:, 2] < -0.5) & (np.linalg.norm(v[:, :2], axis=1) < BELOW_TOL)
-             & (np.linalg.norm(v, axis=1) < 4.5))
-    return "hcp" if below.any() else "fcc"
+    v = pos[slab.get_tags()[owner] != 2] - (motif.position + np.array([0.0, 0.0, 1.0]))
+    return hollow_name(v[np.linalg.norm(v, axis=1) < 4.5], np.array([0.0, 0.0, 1.0]))

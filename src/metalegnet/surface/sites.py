@@ -67,11 +67,16 @@ def classify_site(atoms: Atoms, index: int, kind: str = "3d") -> str:
     normal = surface_normal(atoms, index, kind)
     i, j, vec = neighbor_list("ijD", atoms, 4.5)
     sel = (i == index) & (atoms.get_tags()[j] != 2) & ~np.isin(j, neighbours)
-    vec = vec[sel]
+    return hollow_name(vec[sel], normal)
+
+
+def hollow_name(vec: np.ndarray, normal: np.ndarray) -> str:
+    """``hcp`` when one of the substrate vectors ``vec`` (Å, from a binding point over a
+    3-fold hollow) points right below it (more than 0.5 Å down ``normal``, within
+    ``BELOW_TOL`` laterally), ``fcc`` otherwise."""
     along = vec @ normal
     lateral = np.linalg.norm(vec - np.outer(along, normal), axis=1)
-    below = (along < -0.5) & (lateral < BELOW_TOL)
-    return "hcp" if below.any() else "fcc"
+    return "hcp" if ((along < -0.5) & (lateral < BELOW_TOL)).any() else "fcc"
 
 
 #: Suffix of a site label whose site atoms include a step-edge atom (``bridge-step``).
@@ -88,12 +93,9 @@ def step_edge_atoms(atoms: Atoms, surface: np.ndarray, shell: float = 1.2) -> np
     sub = np.flatnonzero(atoms.get_tags() != 2)
     if len(surface) == 0 or len(sub) < 2:
         return np.array([], int)
-    slab = atoms[sub]
-    i, d = neighbor_list("id", slab, 4.5)
-    d_nn = d.min()
-    cn = np.bincount(i[d < shell * d_nn], minlength=len(slab))
-    where = {int(a): k for k, a in enumerate(sub)}
-    cn_surface = np.array([cn[where[int(a)]] for a in surface])
+    i, d = neighbor_list("id", atoms[sub], 4.5)
+    cn = np.bincount(i[d < shell * d.min()], minlength=len(sub))
+    cn_surface = cn[np.searchsorted(sub, surface)]  # surface atoms are substrate atoms
     if cn_surface.min() == cn_surface.max():
         return np.array([], int)
     return surface[cn_surface == cn_surface.min()]
