@@ -113,3 +113,35 @@ def test_test_where_fixes_an_out_of_domain_test_split():
         split_by_group(frames, ["adsorbate"], test_where={"surface": ["CuCo"]})
     with pytest.raises(ConfigError, match="matches no group"):
         split_by_group(frames, ["surface"], test_where={"surface": ["Au"]})
+
+
+def _surfaces(*names):
+    """One structure per surface: element symbols from the name (``"PtRh"`` -> Pt, Rh)."""
+    import re
+
+    return [Atoms("".join(re.findall(r"[A-Z][a-z]?", n)), info={"surface": n}) for n in names]
+
+
+def test_seen_elements_keeps_unique_elements_in_training():
+    frames = _surfaces("Pt", "Rh", "PtRh", "Cu", "Ag", "AgCu", "Co", "Fe", "PdIr", "Pd", "Ir")
+    unique = {"Co", "Fe"}  # their only group: never held out
+    for seed in range(12):
+        plain = split_by_group(frames, "surface", (0.6, 0.2, 0.2), seed)
+        split = split_by_group(frames, "surface", (0.6, 0.2, 0.2), seed, seen_elements=True)
+        assert [len(split.groups(p)) for p in PARTS] == [len(plain.groups(p)) for p in PARTS]
+        train = {z for i in split.train_idx for z in frames[i].get_chemical_symbols()}
+        for part in ("val", "test"):
+            held = {z for i in split.indices(part) for z in frames[i].get_chemical_symbols()}
+            assert held <= train, (seed, part, held - train)
+        assert not unique & set(split.val + split.test)
+        plain_train = {z for i in plain.train_idx for z in frames[i].get_chemical_symbols()}
+        plain_held = {z for i in plain.val_idx + plain.test_idx
+                      for z in frames[i].get_chemical_symbols()}
+        if plain_held <= plain_train:  # nothing to fix: the same split as without the option
+            assert (split.train, split.val, split.test) == (plain.train, plain.val, plain.test)
+
+
+def test_seen_elements_refuses_when_no_group_can_be_held_out():
+    frames = _surfaces("Pt", "Cu", "Ag", "Au")
+    with pytest.raises(ConfigError, match="seen_elements"):
+        split_by_group(frames, "surface", seen_elements=True)

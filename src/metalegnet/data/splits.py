@@ -112,7 +112,8 @@ def matches(atoms: Atoms, where: Mapping[str, Sequence[str]]) -> bool:
 
 def split_by_group(structures: Sequence[Atoms], key: GroupKey = "sid",
                    fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0,
-                   test_where: Mapping[str, Sequence[str]] | None = None) -> Split:
+                   test_where: Mapping[str, Sequence[str]] | None = None,
+                   seen_elements: bool = False) -> Split:
     """Split structures by group into train/val/test.
 
     Args:
@@ -124,6 +125,13 @@ def split_by_group(structures: Sequence[Atoms], key: GroupKey = "sid",
             (:func:`matches`, e.g. ``{"surface": ["CuCo", "PdRh"]}``) are the test split,
             and the others are shuffled into train and validation in the ratio of the
             first two ``fractions``. A group with matching and other structures is an error.
+        seen_elements: hold out (validation and test) only groups whose every element also
+            occurs in a training group, so no model is scored on an element it never saw
+            (e.g. the pure Co surface of wwl-simple is the only Co-containing group: it then
+            always trains). Groups are taken from the end of the seeded shuffle, skipping a
+            group whose holding-out would leave one of its (or an already held group's)
+            elements without a training group; with every element covered the split is the
+            one without this option. A fixed ``test_where`` test set is not checked.
 
     With at least 3 groups, val and test each get at least one group (when their fraction
     is non-zero) and train keeps at least one.
@@ -155,11 +163,38 @@ def split_by_group(structures: Sequence[Atoms], key: GroupKey = "sid",
         n_val = len(groups) - n_train
     else:
         n_train, n_val, _ = _counts(len(groups), fr)
+    if seen_elements:
+        shuffled = _cover_elements(shuffled, len(shuffled) - n_train, structures, names)
     split = Split(key=_keys(key), seed=int(seed), fractions=fr,
                   train=sorted(shuffled[:n_train]),
                   val=sorted(shuffled[n_train:n_train + n_val]),
                   test=sorted(fixed or shuffled[n_train + n_val:]))
     return apply_split(split, structures, names)
+
+
+def _cover_elements(shuffled: list[str], n_held: int, structures: Sequence[Atoms],
+                    names: Sequence[str]) -> list[str]:
+    """``shuffled`` reordered so that its last ``n_held`` groups (the held-out ones) only
+    contain elements that some other, training, group contains (see ``seen_elements``)."""
+    elements: dict[str, set[str]] = {g: set() for g in shuffled}
+    for atoms, name in zip(structures, names):
+        if name in elements:
+            elements[name].update(atoms.get_chemical_symbols())
+    held: list[str] = []
+    for g in reversed(shuffled):
+        if len(held) == n_held:
+            break
+        trial = set(held) | {g}
+        train = set().union(*(elements[h] for h in shuffled if h not in trial))
+        if all(elements[h] <= train for h in trial):
+            held.append(g)
+    if len(held) < n_held:
+        raise ConfigError(f"seen_elements: only {len(held)} of the {n_held} held-out groups "
+                          "can be chosen so that every element they contain also occurs in a "
+                          "training group; lower the validation/test fractions or turn "
+                          "seen_elements off")
+    chosen = set(held)
+    return [g for g in shuffled if g not in chosen] + [g for g in shuffled if g in chosen]
 
 
 def apply_split(split: Split, structures: Sequence[Atoms],

@@ -25,7 +25,8 @@ _TRAIN_FLAGS = {"data": "data", "task": "task", "model": "model", "epochs": "epo
                 "max_time": "max_time_s", "num_threads": "num_threads",
                 "num_workers": "num_workers",
                 "force_weight": "force_weight", "cutoff": "cutoff",
-                "drop_unlabelled": "drop_unlabelled", "progress": "progress"}
+                "drop_unlabelled": "drop_unlabelled", "progress": "progress",
+                "split_seen_elements": "split_seen_elements"}
 _RESUME_MUTABLE = {"epochs", "device", "num_threads", "num_workers", "max_time_s",
                    "progress"}
 
@@ -72,6 +73,8 @@ def _register_train(subparsers) -> None:
                    help="background processes that build training graphs (default 0)")
     p.add_argument("--drop-unlabelled", action="store_const", const=True,
                    help="skip structures lacking the task's labels")
+    p.add_argument("--split-seen-elements", action="store_const", const=True,
+                   help="hold out only groups whose elements all occur in training groups")
     p.add_argument("--no-progress", dest="progress", action="store_const", const=False,
                    help="no progress bar")
     p.set_defaults(func=run_train)

@@ -50,6 +50,8 @@ class TrainConfig:
             whose structures match are the test set and the others split into train and
             validation (e.g. ``{"surface": ["CuCo", "PdRh"]}``: train on the pure metals,
             test on the alloys).
+        split_seen_elements: hold out (validation, test) only groups whose every element
+            also occurs in a training group (``split_by_group(seen_elements=True)``).
         structure_stride: keep every k-th structure of the data in file order, before
             labelling and splitting (a documented subsample for small compute budgets).
         frame_stride: keep every k-th frame of each ``sid`` (per-frame tasks only; IS2RE
@@ -108,6 +110,7 @@ class TrainConfig:
     split_seed: int | None = None
     splits_file: str | None = None
     test_where: dict[str, list[str]] | None = None
+    split_seen_elements: bool = False
     structure_stride: int = 1
     frame_stride: int = 1
     drop_unlabelled: bool = False

@@ -267,7 +267,7 @@ def make_split(samples: Sequence[Sample], config: TrainConfig,
     else:
         seed = config.seed if config.split_seed is None else config.split_seed
         split = split_by_group(atoms, config.group_by, config.split_fractions, seed,
-                               config.test_where)
+                               config.test_where, config.split_seen_elements)
     split.fingerprint = fingerprint
     if path is not None:
         save_split(split, path)

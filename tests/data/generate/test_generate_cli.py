@@ -119,6 +119,31 @@ def test_resume_skips_finished_and_regenerates_identically(alloy_run, capsys):
     assert after == before  # same seed, same bytes
 
 
+def test_systems_generates_part_of_the_same_plan(alloy_run, tmp_path, capsys):
+    out, _ = alloy_run
+    part = tmp_path / "part"
+    code = main(["data", "generate", "--preset", "alloy-surface", "--n", "3", "--out",
+                 str(part), "--seed", "5", "--metals", "Cu,Pt", "--systems", "1:5", *ARGS])
+    assert code == 0
+    whole = {p.name: p.read_bytes() for p in _files(out)}
+    mine = {p.name: p.read_bytes() for p in _files(part)}
+    assert mine and set(mine) < set(whole)  # only system 1's trajectories ...
+    assert all("-00001-" in name for name in mine)
+    assert all(whole[name] == data for name, data in mine.items())  # ... byte for byte
+    manifest = json.loads((part / "manifest.json").read_text())
+    assert manifest["settings"]["systems"] == [1, 5]
+    assert [s["system_id"][-5:] for s in manifest["systems"]] == ["00001"]
+    capsys.readouterr()
+    for bad in ("7", "3:1", "a:b"):
+        assert main(["data", "generate", "--preset", "alloy-surface", "--n", "3", "--out",
+                     str(tmp_path / "bad"), "--systems", bad, *ARGS]) == 2
+        assert "--systems" in capsys.readouterr().err
+    assert main(["data", "generate", "--preset", "alloy-surface", "--n", "3", "--out",
+                 str(tmp_path / "bad"), "--seed", "5", "--metals", "Cu,Pt",
+                 "--systems", "9:12", *ARGS]) == 2
+    assert "selects none" in capsys.readouterr().err
+
+
 def test_records_lost_in_an_interrupted_run_are_rebuilt(alloy_run, capsys):
     out, _ = alloy_run
     before = {json.loads(line)["sid"]: json.loads(line)

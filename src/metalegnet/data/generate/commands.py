@@ -54,6 +54,9 @@ def register(subparsers) -> None:
     p.add_argument("--keep-anomalies", action="store_true",
                    help="also label desorbed/dissociated/reconstructed trajectories with "
                    "e_ads (exploded ones never)")
+    p.add_argument("--systems", metavar="START:STOP",
+                   help="generate only the plan's systems START..STOP-1 (share one plan "
+                        "between runs or machines)")
     p.add_argument("--device", default="cpu", help="torch device of the ML oracles")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -118,7 +121,21 @@ def build_config(args: argparse.Namespace):
         name = args.preset
     return GenerateConfig(out=args.out, oracle=oracle, plan=plan, relax=relax,
                           placement=placement, workers=args.workers,
-                          keep_anomalies=args.keep_anomalies, device=args.device, name=name)
+                          keep_anomalies=args.keep_anomalies, device=args.device, name=name,
+                          systems=_systems(args.systems))
+
+
+def _systems(text: str | None) -> tuple[int, int] | None:
+    """``"5:12"`` -> ``(5, 12)``; a clear error for anything else."""
+    if text is None:
+        return None
+    try:
+        start, stop = (int(x) for x in text.split(":"))
+    except ValueError:
+        raise ConfigError(f"--systems {text!r}: expected START:STOP, e.g. 5:12") from None
+    if not 0 <= start < stop:
+        raise ConfigError(f"--systems {text!r}: expected 0 <= START < STOP")
+    return start, stop
 
 
 def run(args: argparse.Namespace) -> int:

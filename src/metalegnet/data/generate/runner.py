@@ -61,6 +61,9 @@ class GenerateConfig:
             never ``exploded`` ones, whose labels are impossible).
         device: torch device of the ML oracles.
         name: the preset or recipe name written into the manifest.
+        systems: ``(start, stop)``: generate only the plan's systems ``start .. stop - 1``
+            (by plan index), to share one deterministic plan between runs or machines; the
+            union of such folders is the whole set. ``None``: every system.
     """
 
     out: str
@@ -72,12 +75,22 @@ class GenerateConfig:
     keep_anomalies: bool = False
     device: str = "cpu"
     name: str | None = None
+    systems: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.systems is not None:
+            start, stop = self.systems
+            if not (isinstance(start, int) and isinstance(stop, int) and 0 <= start < stop):
+                raise ConfigError(f"systems={self.systems!r}: expected (start, stop) with "
+                                  "0 <= start < stop")
 
     def settings(self) -> dict:
         """The settings that define the data (a resumed generation must match them)."""
         settings = {"name": self.name or self.plan.preset, "oracle": self.oracle,
                     "plan": asdict(self.plan), "relax": asdict(self.relax),
                     "placement": asdict(self.placement), "keep_anomalies": self.keep_anomalies}
+        if self.systems is not None:
+            settings["systems"] = list(self.systems)
         return json.loads(json.dumps(settings))  # tuples -> lists, as read back from JSON
 
 
@@ -189,6 +202,13 @@ def generate(cfg: GenerateConfig, progress: bool = True) -> GenerateReport:
     oracle = load_oracle(cfg.oracle, cfg.device)
     families = check_oracle(oracle, cfg.plan)
     jobs = make_plan(cfg.plan, families)
+    if cfg.systems is not None:
+        start, stop = cfg.systems
+        n_systems = len(jobs)
+        jobs = [j for j in jobs if start <= j.index < stop]
+        if not jobs:
+            raise ConfigError(f"--systems {start}:{stop} selects none of the plan's "
+                              f"{n_systems} systems (0-{n_systems - 1})")
     references = compute_references(oracle, cfg.relax)
     out.mkdir(parents=True, exist_ok=True)
     manifest = {
