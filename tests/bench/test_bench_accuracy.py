@@ -93,6 +93,26 @@ def test_micro_suite_writes_json_markdown_and_plots(tmp_path, tiny_hparams, caps
     assert again["rows"][0]["models"]["legnet"]["mae_seeds"] == \
         pdn["models"]["legnet"]["mae_seeds"]
 
+    # --report-only trains nothing: a model without stored runs (two seeds asked, one stored)
+    # is left out of the table and named in the notes
+    capsys.readouterr()
+    assert main(["bench", "accuracy", "--suite", "quick", "--out", str(out),
+                 "--rows", "pdn-ceria:s2e", "--models", f"legnet,{BASELINE}",
+                 "--seeds", "2", "--epochs", "1", "--hparams", str(tiny_hparams),
+                 "--report-only"]) == 0
+    assert "report only: 0 stored runs of 4" in capsys.readouterr().out
+    md = (out / "results.md").read_text()
+    assert "pdn-ceria:s2e legnet (1 of 2 seeds)" in md and "--report-only" in md
+    partial = json.loads((out / "results.json").read_text())["rows"][0]["models"]
+    assert "legnet" not in partial or not partial["legnet"].get("mae_seeds")
+    assert main(["bench", "accuracy", "--suite", "quick", "--out", str(out),
+                 "--rows", "pdn-ceria:s2e", "--models", f"legnet,{BASELINE}",
+                 "--seeds", "1", "--epochs", "1", "--hparams", str(tiny_hparams),
+                 "--report-only"]) == 0
+    assert "report only: 2 stored runs of 2" in capsys.readouterr().out
+    assert json.loads((out / "results.json").read_text())["rows"][0]["models"]["legnet"][
+        "mae_seeds"] == pdn["models"]["legnet"]["mae_seeds"]
+
 
 def test_tune_records_the_lowest_validation_lr(tmp_path, tiny_hparams, capsys):
     code = main(["bench", "accuracy", "--suite", "quick", "--tune", "--models", "legnet",

@@ -57,6 +57,9 @@ class AccuracyRun:
         command: the command line, for the header; hparams: where the hyperparameters came from.
         zero_shot: add the SevenNet-0 zero-shot column where it applies and sevenn is
             installed (:mod:`metalegnet.bench.uip`).
+        report_only: train nothing: write the report from the runs already in
+            ``out/runs.jsonl`` (and the zero-shot values already in ``out/zero_shot.json``);
+            a (row, model) without every seed is left out and listed in the notes.
     """
 
     suite: Suite
@@ -70,6 +73,7 @@ class AccuracyRun:
     hparams: str = "built-in defaults"
     extra_notes: list[str] = field(default_factory=list)
     zero_shot: bool = True
+    report_only: bool = False
 
 
 def check_models(suite: Suite) -> dict[str, str]:
@@ -244,6 +248,8 @@ def zero_shot_columns(run: AccuracyRun, sources: dict[str, DataSource],
         for seed in run.seeds:
             cfg = train_config(run.suite, row, spec, seed, sources[row.dataset].source)
             tag = f"{row.key}|{seed}|" + config_hash(cfg, drop=("model", "model_config", "lr"))
+            if tag not in cache and run.report_only:
+                break
             if tag not in cache:
                 model = model or uip.ZeroShot()
                 log(f"SevenNet-0 zero-shot on {row.key} seed {seed} ...")
@@ -251,8 +257,30 @@ def zero_shot_columns(run: AccuracyRun, sources: dict[str, DataSource],
                 run.out.mkdir(parents=True, exist_ok=True)
                 atomic_write_text(path, json.dumps(cache, indent=1) + "\n")
             values.append(cache[tag])
-        out[row.key] = values
+        if len(values) == len(run.seeds):
+            out[row.key] = values
     return out
+
+
+def stored_results(run: AccuracyRun, jobs: list[Job], store: RunStore,
+                   log: Callable[[str], None]) -> list[JobResult]:
+    """The stored results of ``jobs`` (``report_only``): whole (row, model) pairs only, the
+    others named in ``run.extra_notes``."""
+    found: dict[tuple[str, str], list[JobResult]] = {}
+    for job in jobs:
+        res = store.get(job)
+        found.setdefault((job.row, job.model), [])
+        if res is not None:
+            found[(job.row, job.model)].append(res)
+    whole = {k: v for k, v in found.items() if len(v) == len(run.seeds)}
+    partial = [f"{row} {model} ({len(v)} of {len(run.seeds)} seeds)"
+               for (row, model), v in found.items() if len(v) < len(run.seeds)]
+    if partial:
+        run.extra_notes.append("- Not run yet, so left out of this report (written with "
+                               "--report-only from runs.jsonl): " + "; ".join(partial) + ".")
+    log(f"report only: {sum(map(len, whole.values()))} stored runs of {len(jobs)}; "
+        f"{len(partial)} (row, model) pair(s) incomplete, left out")
+    return [r for v in whole.values() for r in v]
 
 
 def run_accuracy(run: AccuracyRun, log: Callable[[str], None] = print) -> Path:
@@ -267,7 +295,10 @@ def run_accuracy(run: AccuracyRun, log: Callable[[str], None] = print) -> Path:
         log(f"bench accuracy: {len(jobs)} runs ({len(run.suite.rows)} rows x "
             f"{len(run.suite.models) - len(unavailable)} models x {len(run.seeds)} seeds) on "
             f"{run.jobs} process(es)")
-        results = execute(jobs, run.jobs, log, store=RunStore(run.out))
+        if run.report_only:
+            results = stored_results(run, jobs, RunStore(run.out), log)
+        else:
+            results = execute(jobs, run.jobs, log, store=RunStore(run.out))
     finally:
         if not run.keep_runs:
             shutil.rmtree(runs_dir, ignore_errors=True)

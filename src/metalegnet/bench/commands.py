@@ -53,6 +53,9 @@ def register(subparsers) -> None:
                    help="leave out the SevenNet-0 zero-shot column (oc20-mini S2F, gamenet-fg)")
     p.add_argument("--keep-runs", action="store_true",
                    help="keep every run folder (checkpoints, logs) under DIR/runs")
+    p.add_argument("--report-only", action="store_true",
+                   help="train nothing: rewrite DIR/results.* from the runs stored in "
+                        "DIR/runs.jsonl (a (row, model) missing seeds is left out and named)")
     p.add_argument("--tune", action="store_true",
                    help="tune each model's learning rate on the validation split of seed 0 of "
                         "one row and write it to --hparams (default "
@@ -84,7 +87,8 @@ def _command(args: argparse.Namespace) -> str:
             parts.append(f"{flag} {value}")
     parts += [f for f, on in (("--no-generate", args.no_generate),
                               ("--no-zero-shot", args.no_zero_shot),
-                              ("--keep-runs", args.keep_runs)) if on]
+                              ("--keep-runs", args.keep_runs),
+                              ("--report-only", args.report_only)) if on]
     return " ".join(parts)
 
 
@@ -128,9 +132,10 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
     seeds = list(range(args.seeds or suite.seeds))
     run_cfg = AccuracyRun(suite=suite, out=Path(args.out), seeds=seeds, jobs=args.jobs,
-                          generated=generated, make_missing=not args.no_generate,
+                          generated=generated,
+                          make_missing=not (args.no_generate or args.report_only),
                           keep_runs=args.keep_runs, command=_command(args), hparams=source,
-                          zero_shot=not args.no_zero_shot)
+                          zero_shot=not args.no_zero_shot, report_only=args.report_only)
     out = run_accuracy(run_cfg)
     print(f"wrote {out}/results.json, {out}/results.md and {out}/plots/")
     return 0

@@ -258,8 +258,8 @@ def _rows(stride: dict[str, int], epochs: dict[str, int], patience: int = 0,
         row("oc20-mini", "s2f", ("sid",), split="held-out trajectories"),
     )
     generated = tuple(
-        row(name, task, ("system_id",), drop_unlabelled=task != "s2f",
-            split="held-out systems", **e_ads)
+        row(name, task, ("system_id",), drop_unlabelled=task != "s2f", seen_elements=True,
+            split="held-out systems (their elements seen in training)", **e_ads)
         for name in RECIPE_SETS + (("bench-3d-ml",) if v2 else ())
         for task in ("s2e", "s2f", "is2re"))
     apart = (
