@@ -1,7 +1,8 @@
 """Few-shot settings: source data, the task rule, and the held-out target tasks.
 
 *Choice*: a task here is one catalyst surface with every adsorbate computed on it
-(``surface,facet`` in WWL-GPR, ``metal`` in Xu & Kitchin and GAME-Net FG): the situation
+(``surface,facet`` in WWL-GPR, ``metal`` in Xu & Kitchin and GAME-Net FG, ``system_id`` in
+the generated bench-3d-ml): the situation
 of a user with a new catalyst and a handful of DFT calculations, and the only grouping in
 which every target has > 20 structures (a (surface, adsorbate) group of the complex WWL set
 has 7-37). The leak check (:func:`metalegnet.meta.tasks.check_no_leak`) refuses any target
@@ -46,4 +47,11 @@ SETTINGS = {
     "gamenet-fg": Setting(
         "gamenet-fg", ("gamenet-fg",), ("metal",),
         {"gamenet-fg Cu(111)": {"metal": ["Cu"]}, "gamenet-fg Ru(0001)": {"metal": ["Ru"]}}),
+    # generated (SevenNet-0): a task is one slab system (both its adsorbates), every frame
+    # of its relaxations labelled with e_ads; the targets, chosen before any run: the system
+    # holding the paper's CH2CO and a random alloy
+    "bench-3d-ml": Setting(
+        "bench-3d-ml", ("bench-3d-ml",), ("system_id",),
+        {"bench-3d-ml W bcc(100) (NH2, CH2CO)": {"system_id": ["bench-3d-ml-00003"]},
+         "bench-3d-ml Cu-Ni random fcc(111)": {"system_id": ["bench-3d-ml-00006"]}}),
 }
