@@ -81,8 +81,8 @@ class GenerateConfig:
         if self.systems is not None:
             start, stop = self.systems
             if not (isinstance(start, int) and isinstance(stop, int) and 0 <= start < stop):
-                raise ConfigError(f"systems={self.systems!r}: expected (start, stop) with "
-                                  "0 <= start < stop")
+                raise ConfigError(f"--systems {start}:{stop}: expected START:STOP with "
+                                  "0 <= START < STOP")
 
     def settings(self) -> dict:
         """The settings that define the data (a resumed generation must match them)."""
