@@ -21,7 +21,7 @@ references``        (``info["calc_type"]`` = ``slab`` / ``gas``): total energies
                     extrapolation set): ``e_ads``, total energy, forces
 ``wwl-gpr``         wwl-complex followed by wwl-simple (1,791 structures)
 ``bench-3d-ml``     generated (``--recipe bench-3d-ml``, SevenNet-0 labels): polyatomic
-                    adsorbates relaxed on metal/alloy slabs, 29 trajectories, 498 frames
+                    adsorbates relaxed on 12 metal/alloy slabs, 79 trajectories, 1,377 frames
                     (first, last, every 4th): energy, forces, ``e_ads``
 ==================  ======================================================================
 
