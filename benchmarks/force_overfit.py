@@ -25,6 +25,7 @@ import torch
 from metalegnet.data.graph import collate
 from metalegnet.data.registry import load
 from metalegnet.train.config import TrainConfig
+from metalegnet.train.losses import force_terms
 from metalegnet.train.trainer import Trainer
 
 
@@ -54,9 +55,7 @@ def main() -> None:
     start = time.time()
     for step in range(args.steps + 1):
         forces = model(graph, compute_forces=True).forces[free]
-        d = (forces - target) / sigma
-        loss = (torch.sqrt((d * d).sum(-1) + 1e-12).mean() if args.loss == "l2mae"
-                else (d * d).mean())
+        loss = force_terms(forces, target, sigma, args.loss).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
