@@ -37,9 +37,12 @@ def test_fewshot_pipeline_writes_rows_and_resumes(tmp_path):
     assert set(rows) == {("Au(111) CO", 1), ("Au(111) CO", 3)}  # k=10 leaves < 10 queries
     models = rows[("Au(111) CO", 3)]["models"]
     for name in ("meta-legnet", "zero-shot-legnet", "fine-tuned-legnet", "ridge",
-                 "scratch-legnet"):
+                 "scratch-legnet", "meta-legnet-head", "legnet+head"):
         assert models[name]["n_draws"] == 2 and models[name]["mae_mean"] >= 0
     assert results["cost"]["emt"]["meta_train_s"] > 0
+    assert results["cost"]["emt"]["head_meta_train_s"] > 0
+    assert (tmp_path / "runs" / "emt" / "meta_head" / "checkpoint.pt").exists()
+    assert sum(rows[("Au(111) CO", 3)]["meta_legnet_head_choices"].values()) == 2
     assert "k=10 skipped" in " ".join(results["notes"])
     assert "| Au(111) CO | 3 |" in (tmp_path / "results.md").read_text()
     n_lines = len((tmp_path / "partial.jsonl").read_text().splitlines())

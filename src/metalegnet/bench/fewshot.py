@@ -23,6 +23,9 @@ import numpy as np
 from metalegnet.errors import ConfigError
 
 DEFAULT_KS = (1, 5, 10, 20)
+#: methods whose adaptation choice (zero-shot, steps, ridge strength) the table reports
+CHOICE_METHODS = {"meta-legnet": "meta_legnet_choices",
+                  "meta-legnet-head": "meta_legnet_head_choices"}
 MIN_QUERY = 10
 
 
@@ -124,19 +127,20 @@ def summarize(records: list[dict]) -> list[dict]:
         row["_m"].setdefault(r["method"], []).append(r)
     out = []
     for row in rows.values():
-        models, choices = {}, {}
+        models, choices = {}, {m: {} for m in CHOICE_METHODS}
         for method, recs in row.pop("_m").items():
             mae = np.asarray([x["mae"] for x in recs])
             models[method] = {"mae_mean": float(mae.mean()), "mae_std": float(mae.std()),
                               "n_draws": len(recs),
                               "seconds_mean": float(np.mean([x["seconds"] for x in recs]))}
-            if method == "meta-legnet":
+            if method in CHOICE_METHODS:
                 for x in recs:
                     c = x.get("choice", "")
-                    choices[c] = choices.get(c, 0) + 1
+                    choices[method][c] = choices[method].get(c, 0) + 1
         row["models"] = models
-        if choices:
-            row["meta_legnet_choices"] = choices
+        for method, key in CHOICE_METHODS.items():
+            if choices[method]:
+                row[key] = choices[method]
         out.append(row)
     return out
 
@@ -165,19 +169,24 @@ def markdown(results: dict) -> str:
             txt = f"{v['mae_mean']:.3f} ± {v['mae_std']:.3f}"
             cells.append(f"**{txt}**" if v["mae_mean"] == best else txt)
         lines.append(f"| {r['target']} | {r['k']} | " + " | ".join(cells) + " |")
-    lines += ["", "meta-legnet's cross-validated choice per row (draws): " + "; ".join(
-        f"{r['target']} k={r['k']}: " + ", ".join(f"{c} x{n}" for c, n in
-                                                  sorted(r.get("meta_legnet_choices", {})
-                                                         .items()))
-        for r in rows if r.get("meta_legnet_choices")), "", "## Cost (CPU seconds, wall)", ""]
+    for method, key in CHOICE_METHODS.items():
+        if any(r.get(key) for r in rows):
+            lines += ["", f"{method}'s cross-validated choice per row (draws): " + "; ".join(
+                f"{r['target']} k={r['k']}: " + ", ".join(
+                    f"{c} x{n}" for c, n in sorted(r[key].items()))
+                for r in rows if r.get(key))]
+    lines += ["", "## Cost (CPU seconds, wall)", ""]
+    nan = float("nan")
     lines.append("| setting | pretraining (s) | meta-training (s) | meta / pretraining | "
-                 "adaptation per task, meta-legnet (s) | fine-tuning per task (s) |")
-    lines.append("|---|---|---|---|---|---|")
+                 "ridge-head meta-training (s) | adaptation per task, meta-legnet (s) | "
+                 "adaptation per task, meta-legnet-head (s) | fine-tuning per task (s) |")
+    lines.append("|---|---|---|---|---|---|---|---|")
     for name, c in results.get("cost", {}).items():
-        ratio = (c["meta_train_s"] / c["pretrain_s"]) if c.get("pretrain_s") else float("nan")
+        ratio = (c["meta_train_s"] / c["pretrain_s"]) if c.get("pretrain_s") else nan
         lines.append(f"| {name} | {c['pretrain_s']:.0f} | {c['meta_train_s']:.0f} | "
-                     f"{ratio:.2f} | {c.get('adapt_s', float('nan')):.2f} | "
-                     f"{c.get('finetune_s', float('nan')):.2f} |")
+                     f"{ratio:.2f} | {c.get('head_meta_train_s', nan):.0f} | "
+                     f"{c.get('adapt_s', nan):.2f} | {c.get('head_adapt_s', nan):.2f} | "
+                     f"{c.get('finetune_s', nan):.2f} |")
     for note in results.get("notes", []):
         lines += ["", note]
     return "\n".join(lines) + "\n"

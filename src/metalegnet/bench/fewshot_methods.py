@@ -6,6 +6,13 @@
                        :func:`metalegnet.meta.adapt.adapt` (steps by cross-validation on
                        the support set, zero-shot fallback; k = 1: zero-shot)
 ``meta-legnet-fixed``  the same, always the meta-trained number of inner steps (no CV)
+``meta-legnet-head``   LegNet meta-trained through the closed-form ridge head
+                       (:mod:`metalegnet.meta.head`, ``inner: ridge-head``, from the same
+                       pretraining), adapted with :func:`metalegnet.meta.head.adapt_head`
+                       (zero-shot / shift / ridge strengths by cross-validation on the
+                       support set; k = 1: the choice made on the source tasks)
+``legnet+head``        ablation: the *pretrained* LegNet through the same ridge-head
+                       adaptation (lambda_rel = 1; k = 1: zero-shot)
 ``legnet+adapt``       ablation: the *pretrained* LegNet through the same adaptation
                        (what the adaptation procedure gives without meta-training)
 ``fine-tuned-legnet``  pretrained LegNet, all weights fine-tuned on the support set with
@@ -39,6 +46,7 @@ import torch
 
 from metalegnet.data.labels import Sample
 from metalegnet.meta.adapt import AdaptConfig, adapt
+from metalegnet.meta.head import adapt_head
 from metalegnet.meta.maml import samples_graph, task_loss
 from metalegnet.model import LegNet
 from metalegnet.train.losses import LossScales, Objective
@@ -75,6 +83,10 @@ class FewShotModels:
     folds: int = 4
     small_support_choice: str | None = None  # meta-training's k = 1 choice (recorded only)
     baselines: dict[str, FewShotModels] = field(default_factory=dict)  # meta-<name>
+    head_meta: torch.nn.Module | None = None  # meta-trained through the ridge head
+    head_lambda: float = 1.0  # its learned lambda_rel
+    head_small_support_choice: str | None = None  # its k = 1 choice on the source tasks
+    head_seconds: float = 0.0  # its meta-training wall time
 
     @property
     def objective(self) -> Objective:
@@ -134,6 +146,19 @@ def meta_legnet(m: FewShotModels, support, query, seed: int, fixed: bool = False
     cfg = AdaptConfig(steps=m.inner_steps if fixed else None, step_grid=list(m.step_grid),
                       folds=m.folds, seed=seed)
     r = adapt(m.meta, support, m.objective, m.inner_lr, cfg)  # k = 1: zero-shot
+    return energies(r.model, query), {"choice": r.choice, "seconds": r.seconds}
+
+
+def meta_legnet_head(m: FewShotModels, support, query, seed: int):
+    if m.head_meta is None:
+        raise KeyError("meta-legnet-head: no ridge-head meta-training for this setting")
+    r = adapt_head(m.head_meta, support, LABEL, m.head_lambda, m.folds, seed,
+                   small_support_choice=m.head_small_support_choice)
+    return energies(r.model, query), {"choice": r.choice, "seconds": r.seconds}
+
+
+def legnet_head(m: FewShotModels, support, query, seed: int):
+    r = adapt_head(m.pretrained, support, LABEL, 1.0, m.folds, seed)
     return energies(r.model, query), {"choice": r.choice, "seconds": r.seconds}
 
 
@@ -216,7 +241,9 @@ def meta_baseline(name: str):
 METHODS = {
     "meta-legnet": meta_legnet,
     "meta-legnet-fixed": lambda m, s, q, seed: meta_legnet(m, s, q, seed, fixed=True),
+    "meta-legnet-head": meta_legnet_head,
     "legnet+adapt": legnet_adapt,
+    "legnet+head": legnet_head,
     "fine-tuned-legnet": fine_tuned,
     "ridge": ridge,
     "scratch-legnet": scratch,

@@ -65,6 +65,11 @@ def prepare_models(run: FewShotRun, setting: Setting, source: list[Task], log) -
     from its pretraining (reused when done); the LegNet's :class:`FewShotModels` carries the
     baselines' in ``baselines``."""
     out = _prepare(run, setting, source, log, run.out / "runs" / setting.name)
+    methods = run.methods or DEFAULT_METHODS
+    if "meta-legnet-head" in methods:
+        _prepare_head(run, setting, source, log, run.out / "runs" / setting.name,
+                      out["models"])
+        out["head_meta_train_s"] = out["models"].head_seconds
     for name in run.meta_baselines:
         spec = META_BASELINES[name]
         b = _prepare(run, setting, source, log, run.out / "runs" / setting.name / name,
@@ -73,6 +78,40 @@ def prepare_models(run: FewShotRun, setting: Setting, source: list[Task], log) -
         out[f"{name}_pretrain_s"], out[f"{name}_meta_train_s"] = (b["pretrain_s"],
                                                                   b["meta_train_s"])
     return out
+
+
+def _meta_config(run: FewShotRun, setting: Setting, tc: TrainConfig, init: Path,
+                 **extra) -> MetaTrainConfig:
+    """The meta-training of every method: same pretraining, tasks, draws and budget."""
+    return MetaTrainConfig(data=setting.name, group_by=list(setting.group_by), task="s2e",
+                           energy_target="adsorption", model=tc.model,
+                           model_config=dict(tc.model_config), cutoff=run.cutoff,
+                           init=str(init), support=5, query=10, meta_batch=4,
+                           meta_steps=run.meta_steps, outer_lr=1e-3,
+                           inner_steps=run.inner_steps, inner_lr=run.inner_lr,
+                           min_task_size=2, seed=run.seed, checkpoint_every=10,
+                           progress=False, num_threads=1, **extra)
+
+
+def _prepare_head(run: FewShotRun, setting: Setting, source: list[Task], log, folder: Path,
+                  models: FewShotModels) -> None:
+    """Meta-train LegNet through the ridge head from the same pretraining
+    (``folder/meta_head``) and attach it to ``models``."""
+    structures = [s.atoms for t in source for s in t.samples]
+    meta = folder / "meta_head"
+    if not _done_runs(meta):
+        log(f"[{setting.name}] meta-training LegNet through the ridge head "
+            f"({run.meta_steps} steps, {len(source)} source tasks)")
+        mc = _meta_config(run, setting, _train_config(run, setting),
+                          folder / "pretrain" / "checkpoint.pt", inner="ridge-head")
+        meta_train(mc, meta, resume=(meta / "last.pt").exists(), structures=structures,
+                   log=lambda *_: None)
+    models.head_meta, payload = load_checkpoint(meta / "checkpoint.pt")
+    info = payload["metadata"]["meta"]
+    models.head_lambda = float(info["head_lambda"])
+    models.head_small_support_choice = (info.get("small_support") or {}).get("choice")
+    models.head_seconds = float(json.loads((meta / "metrics.json").read_text())
+                                ["train_time_s"])
 
 
 def _prepare(run: FewShotRun, setting: Setting, source: list[Task], log, folder: Path,
@@ -90,14 +129,7 @@ def _prepare(run: FewShotRun, setting: Setting, source: list[Task], log, folder:
     if not _done_runs(meta):
         log(f"[{setting.name}] meta-training {model} ({run.meta_steps} MAML steps, "
             f"{len(source)} source tasks)")
-        mc = MetaTrainConfig(data=setting.name, group_by=list(setting.group_by), task="s2e",
-                             energy_target="adsorption", model=model,
-                             model_config=dict(tc.model_config), cutoff=run.cutoff,
-                             init=str(pre / "checkpoint.pt"), support=5, query=10,
-                             meta_batch=4, meta_steps=run.meta_steps, outer_lr=1e-3,
-                             inner_steps=run.inner_steps, inner_lr=run.inner_lr,
-                             meta_sgd=True, min_task_size=2, seed=run.seed,
-                             checkpoint_every=10, progress=False, num_threads=1)
+        mc = _meta_config(run, setting, tc, pre / "checkpoint.pt", meta_sgd=True)
         meta_train(mc, meta, resume=(meta / "last.pt").exists(), structures=structures,
                    log=lambda *_: None)
     pretrained, pre_payload = load_checkpoint(pre / "checkpoint.pt")
@@ -199,7 +231,8 @@ def run_fewshot(run: FewShotRun, settings: Sequence[Setting], log=print) -> Path
 
 def _finish_cost(cost: dict, records: list[dict]) -> None:
     for name, c in cost.items():
-        for method, key in (("meta-legnet", "adapt_s"), ("fine-tuned-legnet", "finetune_s")):
+        for method, key in (("meta-legnet", "adapt_s"), ("fine-tuned-legnet", "finetune_s"),
+                            ("meta-legnet-head", "head_adapt_s")):
             secs = [r["seconds"] for r in records
                     if r["setting"] == name and r["method"] == method]
             if secs:

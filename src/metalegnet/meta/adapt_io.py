@@ -12,6 +12,8 @@ from metalegnet.data.validate import validate_structures
 from metalegnet.errors import CheckpointError, ConfigError
 from metalegnet.inference import check_structures
 from metalegnet.meta.adapt import AdaptConfig, AdaptResult, adapt
+from metalegnet.meta.config import INNER_METHODS
+from metalegnet.meta.head import adapt_head
 from metalegnet.train.losses import LossScales, Objective
 
 #: inner rate of a checkpoint that was not meta-trained
@@ -38,22 +40,37 @@ def adapt_checkpoint(checkpoint: str | os.PathLike, support: str | os.PathLike,
                      output: str | os.PathLike, steps: int | None = None,
                      lr: float | None = None, step_grid: list[int] | None = None,
                      folds: int = 5, energy_key: str | None = None, task_shift: bool = True,
-                     k1_policy: str = "zero-shot") -> tuple[AdaptResult, Path]:
+                     k1_policy: str = "zero-shot", method: str | None = None
+                     ) -> tuple[AdaptResult, Path]:
     """Adapt ``checkpoint`` on the structures of ``support`` and write ``output``.
 
     ``k1_policy``: with a single support structure (no cross-validation possible) keep the
     model (``zero-shot``, the default: never worse than zero-shot) or take the candidate
     meta-training chose on the source tasks (``source``; see
     :func:`metalegnet.meta.adapt.small_support_policy`: on WWL-GPR CuCo(111) it made k = 1
-    worse than zero-shot)."""
+    worse than zero-shot).
+
+    ``method``: ``maml`` (inner steps of eq. 24) or ``ridge-head`` (the closed-form last
+    layer of :mod:`metalegnet.meta.head`); default: what the checkpoint was meta-trained
+    for (``maml`` for an ordinary checkpoint)."""
     if k1_policy not in ("zero-shot", "source"):
         raise ConfigError(f"k1_policy={k1_policy!r}; choose zero-shot or source")
+    if method not in (None, *INNER_METHODS):
+        raise ConfigError(f"method={method!r}; choose from {', '.join(INNER_METHODS)}")
     config = AdaptConfig(steps=steps, lr=lr, folds=folds, task_shift=task_shift,
                          **({"step_grid": list(step_grid)} if step_grid else {}))
     model, payload = load_checkpoint(checkpoint)
     objective, task, target = checkpoint_objective(payload)
     meta = payload.get("metadata") or {}
     meta_info = meta.get("meta") or {}
+    method = method or meta_info.get("inner", "maml")
+    if method == "ridge-head":
+        if objective.use_forces or objective.energy_label is None:
+            raise ConfigError(f"the ridge head fits energies: {checkpoint} is a {task} "
+                              "checkpoint; use --method maml")
+        if steps is not None or lr is not None or step_grid:
+            raise ConfigError("--steps, --lr and --step-grid set the inner steps of "
+                              "--method maml, not the ridge head")
     if not step_grid and meta_info.get("adapt_step_grid"):
         config.step_grid = [int(n) for n in meta_info["adapt_step_grid"]]
     energy_key = energy_key or meta.get("energy_key")
@@ -67,9 +84,14 @@ def adapt_checkpoint(checkpoint: str | os.PathLike, support: str | os.PathLike,
                  payload["inner_lrs"].items()}
     small = ((meta_info.get("small_support") or {}).get("choice")
              if task_shift and k1_policy == "source" else None)
-    result = adapt(model, samples, objective, inner, config, small_support_choice=small)
+    if method == "ridge-head":
+        result = adapt_head(model, samples, objective.energy_label,
+                            float(meta_info.get("head_lambda", 1.0)), folds,
+                            small_support_choice=small)
+    else:
+        result = adapt(model, samples, objective, inner, config, small_support_choice=small)
     metadata = dict(meta)
-    metadata["adaptation"] = {**result.summary(), "support": str(support),
+    metadata["adaptation"] = {**result.summary(), "method": method, "support": str(support),
                               "num_support": len(samples), "base_checkpoint": str(checkpoint)}
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)

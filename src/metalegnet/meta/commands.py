@@ -17,7 +17,7 @@ from metalegnet.errors import ConfigError
 _FLAGS = ("data", "group_by", "targets", "task", "energy_target", "energy_key", "model",
           "cutoff", "init", "support", "query", "meta_batch", "meta_steps", "outer_lr",
           "inner_steps", "inner_lr", "first_order", "meta_sgd", "task_shift", "seed",
-          "num_threads", "progress", "checkpoint_every")
+          "num_threads", "progress", "checkpoint_every", "inner", "head_lambda")
 
 
 def register(subparsers) -> None:
@@ -59,6 +59,11 @@ def _register_meta_train(subparsers) -> None:
                    help="learn per-parameter inner rates")
     p.add_argument("--no-task-shift", dest="task_shift", action="store_const", const=False,
                    help="no per-task energy reference")
+    p.add_argument("--inner", choices=("maml", "ridge-head"),
+                   help="inner loop: eq. 24's gradient steps (maml, default) or the "
+                   "closed-form last-layer solve (ridge-head, energies only)")
+    p.add_argument("--head-lambda", type=float, help="initial relative ridge strength of "
+                   "--inner ridge-head (learned)")
     p.add_argument("--seed", type=int)
     p.add_argument("--num-threads", type=int)
     p.add_argument("--checkpoint-every", type=int)
@@ -109,6 +114,9 @@ def _register_adapt(subparsers) -> None:
     p.add_argument("--step-grid", metavar="N[,N]", help="candidate step counts for the "
                    "cross-validation (default 0,1,2,4,8,16)")
     p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--method", choices=("maml", "ridge-head"),
+                   help="inner steps (maml) or the closed-form last layer (ridge-head); "
+                   "default: what CKPT was meta-trained for")
     p.add_argument("--energy-key", metavar="KEY", help="info key of the adsorption energy")
     p.add_argument("--no-task-shift", dest="task_shift", action="store_false")
     p.add_argument("--k1-policy", choices=("zero-shot", "source"), default="zero-shot",
@@ -130,6 +138,7 @@ def run_adapt(args: argparse.Namespace) -> int:
     result, out = adapt_checkpoint(args.checkpoint, args.support, args.output,
                                    steps=args.steps, lr=args.lr, step_grid=grid,
                                    folds=args.folds, energy_key=args.energy_key,
-                                   task_shift=args.task_shift, k1_policy=args.k1_policy)
+                                   task_shift=args.task_shift, k1_policy=args.k1_policy,
+                                   method=args.method)
     print(json.dumps({"wrote": str(out), **result.summary()}))
     return 0

@@ -10,6 +10,9 @@ from metalegnet.errors import ConfigError
 from metalegnet.meta.maml import MAMLConfig
 from metalegnet.train.config import TrainConfig
 
+#: inner loops: eq. 24's gradient steps, or the closed-form last-layer solve
+INNER_METHODS = ("maml", "ridge-head")
+
 
 @dataclass
 class MetaTrainConfig:
@@ -35,6 +38,10 @@ class MetaTrainConfig:
         small_support_draws: one-structure draws per source task, after meta-training, that
             choose what ``adapt`` does with k = 1 (0: always zero-shot there).
         adapt_step_grid: the step counts adaptation chooses from (stored for ``adapt``).
+        inner: ``maml`` (eq. 24's gradient steps) or ``ridge-head`` (the closed-form
+            last-layer solve of :mod:`metalegnet.meta.head`, energies only; each task of
+            an outer step then draws its support size uniformly from 1 .. ``support``).
+        head_lambda: initial relative ridge strength lambda_rel of ``ridge-head`` (learned).
     """
 
     data: str = "wwl-simple"
@@ -63,6 +70,8 @@ class MetaTrainConfig:
     checkpoint_every: int = 20
     small_support_draws: int = 2
     adapt_step_grid: list[int] = field(default_factory=lambda: [0, 1, 2, 4, 8])
+    inner: str = "maml"
+    head_lambda: float = 1.0
     num_threads: int | None = None
     progress: bool = True
 
@@ -76,6 +85,18 @@ class MetaTrainConfig:
             raise ConfigError("MetaTrainConfig.min_task_size must be >= 2 (support + query)")
         if not self.outer_lr > 0:
             raise ConfigError(f"MetaTrainConfig.outer_lr must be > 0, got {self.outer_lr}")
+        if self.inner not in INNER_METHODS:
+            raise ConfigError(f"MetaTrainConfig.inner={self.inner!r}; choose from "
+                              f"{', '.join(INNER_METHODS)}")
+        if self.inner == "ridge-head":
+            if self.task != "s2e":
+                raise ConfigError("inner=ridge-head fits energies only: use task s2e")
+            if not self.model.startswith("legnet"):
+                raise ConfigError(f"inner=ridge-head adapts LegNet's output block; "
+                                  f"model {self.model!r} has none")
+        if not (self.head_lambda > 0 and self.head_lambda < float("inf")):
+            raise ConfigError(f"MetaTrainConfig.head_lambda must be > 0, got "
+                              f"{self.head_lambda}")
         if not self.group_by:
             raise ConfigError("MetaTrainConfig.group_by needs at least one info key")
         self.maml  # noqa: B018 -- checks the inner-loop settings

@@ -1,4 +1,5 @@
-"""The meta-training loop (``metalegnet meta-train``): MAML over source tasks.
+"""The meta-training loop (``metalegnet meta-train``): MAML over source tasks, or the
+closed-form ridge head (``inner: ridge-head``, :mod:`metalegnet.meta.head`).
 
 One run writes into its folder: ``checkpoint.pt`` (the meta-trained initialisation theta, a
 normal model checkpoint plus the inner-loop settings in ``metadata["meta"]`` and, with
@@ -27,6 +28,7 @@ from metalegnet.data.io import read_structures
 from metalegnet.errors import ConfigError, DataError
 from metalegnet.meta.adapt import small_support_policy
 from metalegnet.meta.config import MetaTrainConfig, save_meta_config
+from metalegnet.meta.head import head_meta_loss, small_support_head_policy
 from metalegnet.meta.maml import exact_higher_derivatives, init_inner_lrs, meta_loss
 from metalegnet.meta.tasks import Task, build_tasks, check_no_leak, parse_where, split_source_target
 from metalegnet.train.data import Normalization, fit_normalization, labelled_samples
@@ -35,6 +37,8 @@ from metalegnet.train.runlog import Progress
 from metalegnet.train.trainer import build_model
 
 LOG_COLUMNS = ("step", "meta_loss", "time_s")
+#: Adam rate of log lambda_rel (ridge head)
+HEAD_LAMBDA_LR = 0.05
 
 
 def write_log(path: Path, rows: list[dict]) -> None:
@@ -74,7 +78,8 @@ def prepare_tasks(config: MetaTrainConfig, structures: Sequence | None = None) -
 
 
 def meta_metadata(config: MetaTrainConfig, norm: Normalization, step: int,
-                  seconds: float, num_tasks: int, small_support: dict | None = None) -> dict:
+                  seconds: float, num_tasks: int, small_support: dict | None = None,
+                  head_lambda: float | None = None) -> dict:
     tc = config.train_config
     return {"task": tc.task, "energy_target": tc.energy_target,
             "energy_label": tc.energy_label, "energy_key": tc.energy_key,
@@ -85,7 +90,8 @@ def meta_metadata(config: MetaTrainConfig, norm: Normalization, step: int,
                      "support": config.support, "query": config.query,
                      "num_source_tasks": num_tasks, "train_time_s": round(seconds, 2),
                      "adapt_step_grid": list(config.adapt_step_grid),
-                     "small_support": small_support}}
+                     "small_support": small_support, "inner": config.inner,
+                     **({"head_lambda": head_lambda} if head_lambda is not None else {})}}
 
 
 class MetaTrainer:
@@ -121,14 +127,26 @@ class MetaTrainer:
         norm = self.data.normalization
         self.objective = Objective(tc.energy_label, tc.uses_forces, norm.loss_scales,
                                    tc.energy_loss, tc.force_loss, tc.force_atoms)
-        self.lrs = init_inner_lrs(self.model, config.inner_lr) if config.meta_sgd else None
-        params = list(self.model.parameters()) + list((self.lrs or {}).values())
-        self.optimizer = torch.optim.Adam(params, lr=config.outer_lr)
+        self.head = config.inner == "ridge-head"
+        self.lrs = (init_inner_lrs(self.model, config.inner_lr)
+                    if config.meta_sgd and not self.head else None)
+        # ridge head: log lambda_rel, learned beside theta
+        self.log_lambda = (torch.tensor(float(np.log(config.head_lambda)), dtype=torch.float64,
+                                        requires_grad=True) if self.head else None)
+        groups = [{"params": list(self.model.parameters()) + list((self.lrs or {}).values())}]
+        if self.log_lambda is not None:  # one scalar on a log scale: a faster rate
+            groups.append({"params": [self.log_lambda], "lr": HEAD_LAMBDA_LR})
+        self.optimizer = torch.optim.Adam(groups, lr=config.outer_lr)
         self.dtype = next(self.model.parameters()).dtype
         self._graphs: dict[tuple[int, int], AtomicGraph] = {}
         self.state = {"step": 0, "elapsed_s": 0.0, "history": []}
         if resume and (self.out / "last.pt").exists():
             self._load_last()
+
+    @property
+    def head_lambda(self) -> float | None:
+        """The learned lambda_rel of the ridge head (``None`` for MAML)."""
+        return None if self.log_lambda is None else float(torch.exp(self.log_lambda.detach()))
 
     def _graph(self, t: int, idx: Sequence[int]) -> AtomicGraph:
         task = self.data.source[t]
@@ -149,6 +167,8 @@ class MetaTrainer:
         for t in chosen:
             n = len(self.data.source[t])
             k = min(c.support, n - 1)
+            if self.head:  # every support size the closed form will meet, k = 1 included
+                k = int(rng.integers(1, k + 1))
             q = min(c.query, n - k)
             order = rng.permutation(n)
             batch.append((self._graph(int(t), order[:k]), self._graph(int(t), order[k:k + q])))
@@ -157,7 +177,9 @@ class MetaTrainer:
     def _save(self, name: str, **extra) -> None:
         m = meta_metadata(self.config, self.data.normalization, self.state["step"],
                           self.state["elapsed_s"], len(self.data.source),
-                          self.state.get("small_support"))
+                          self.state.get("small_support"), self.head_lambda)
+        if self.log_lambda is not None:
+            extra["head_log_lambda"] = self.log_lambda.detach().clone()
         if self.lrs is not None:
             extra["inner_lrs"] = {n: v.detach().cpu() for n, v in self.lrs.items()}
         save_checkpoint(self.out / name, self.model, self.config.model, m, **extra)
@@ -173,6 +195,9 @@ class MetaTrainer:
             with torch.no_grad():
                 for n, v in payload["inner_lrs"].items():
                     self.lrs[n].copy_(v)
+        if self.log_lambda is not None and "head_log_lambda" in payload:
+            with torch.no_grad():
+                self.log_lambda.copy_(payload["head_log_lambda"])
         self.optimizer.load_state_dict(payload["optimizer"])
         self.state.update(payload["state"])
         self.log(f"resuming {self.out} at meta-step {self.state['step']} of "
@@ -186,7 +211,10 @@ class MetaTrainer:
         t0 = time.time()
         while s["step"] < c.meta_steps:
             batch = self.draw(s["step"])
-            loss = meta_loss(self.model, batch, self.objective, c.maml, self.lrs)
+            if self.head:
+                loss = head_meta_loss(self.model, batch, self.objective, self.log_lambda)
+            else:
+                loss = meta_loss(self.model, batch, self.objective, c.maml, self.lrs)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if c.grad_clip > 0:
@@ -204,7 +232,11 @@ class MetaTrainer:
                 t0 = time.time()
                 self._save_last()
         progress.end_epoch()
-        if c.small_support_draws and "small_support" not in s:
+        if c.small_support_draws and "small_support" not in s and self.head:
+            s["small_support"] = small_support_head_policy(
+                self.model, self.data.source, self.objective.energy_label,
+                c.small_support_draws, seed=c.seed)
+        elif c.small_support_draws and "small_support" not in s:
             s["small_support"] = small_support_policy(
                 self.model, self.data.source, self.objective,
                 self.lrs if self.lrs is not None else c.inner_lr, c.adapt_step_grid,

@@ -1,0 +1,229 @@
+"""Closed-form adaptation of LegNet's last layer (the *ridge head*) and its meta-objective.
+
+LegNet's energy is linear in the last layer of the local MLP (eq. 17). With
+h_i = SiLU(W_1 s_i + b_1) and e_i = w . h_i + b, eqs. 19-21 and the normalisation give
+
+    E_G = sigma sum_i gamma_i (w . h_i + b) + (terms free of w, b)
+        = theta . phi_G + rest_G,      theta = (w, b),
+    phi_G = sigma (sum_i gamma_i h_i, sum_i gamma_i)                      [eV per unit]
+
+exactly. Adapting to a task from k support structures with labels y_G solves, in closed
+form, for a change delta of theta and a per-task energy reference c (eV):
+
+    min_{delta, c}  sum_{G in S} (y_G - E_G(theta_0) - c - delta . phi_G)^2 + lambda |delta|^2
+
+ridge regression of the residuals r_G = y_G - E_G(theta_0) with an unpenalised intercept,
+i.e. a Gaussian prior on the last layer centred at the (meta-)trained weights. With the
+support-centred features Phi_c and residuals r_c (k x P, k <= 20 << P in practice the dual):
+
+    delta = Phi_c^T (Phi_c Phi_c^T + lambda I)^-1 r_c,    c = mean(r) - mean(phi) . delta
+
+k = 1 gives delta = 0 and c = r (the per-task shift only). lambda is relative,
+lambda = lambda_rel * mean_G |phi_c,G|^2, so one value fits every task's feature scale.
+The adapted model is an ordinary LegNet (w += delta_w, b += delta_b, mu_graph += c): it
+loads in the calculator, its forces are -dE/dx of the adapted energy, and its c_i
+(eq. 19) still sum to the adapted energy.
+
+Meta-training through this solution (Bertinetto et al. 2019, "Meta-learning with
+differentiable closed-form solvers", R2-D2) replaces eq. 24's gradient steps by the
+closed form: the outer loss of eq. 25 is the query loss after the solve, differentiated
+through it (first-order backpropagation through two forward passes per task, no second
+derivatives of the network), with log lambda_rel learned beside theta.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from metalegnet.data.graph import AtomicGraph
+from metalegnet.data.labels import Sample
+from metalegnet.errors import ConfigError
+from metalegnet.meta.adapt import ZERO_SHOT, AdaptResult
+from metalegnet.meta.maml import samples_graph
+from metalegnet.train.losses import Objective
+
+SHIFT = "shift"  # the candidate lambda = infinity: per-task reference only
+#: relative ridge strengths tried at adaptation, as multiples of the stored lambda_rel
+LAMBDA_FACTORS = (0.1, 1.0, 10.0)
+
+
+def _last_layer(model: torch.nn.Module) -> torch.nn.Linear:
+    local = getattr(getattr(model, "output", None), "local", None)
+    if local is None or not isinstance(local[-1], torch.nn.Linear):
+        raise ConfigError(f"the ridge head adapts LegNet's output block (eq. 17); "
+                          f"{type(model).__name__} has none")
+    return local[-1]
+
+
+@dataclass
+class HeadFeatures:
+    """``phi`` ``[G, P]`` (eV per unit of theta) and the model's energies ``[G]`` (eV)."""
+
+    phi: torch.Tensor
+    energy: torch.Tensor
+
+
+def head_features(model: torch.nn.Module, graph: AtomicGraph) -> HeadFeatures:
+    """phi_G and E_G(theta_0) of every graph (module docstring); differentiable in the
+    model's parameters (call under ``torch.no_grad()`` when that is not needed)."""
+    last = _last_layer(model)
+    out = model(graph, compute_forces=False)
+    if out.gate is None:
+        raise ConfigError("the ridge head needs the adsorption gate gamma_i (eq. 18)")
+    h = model.output.local[:-1](out.latent)  # [N, F]: SiLU(W_1 s_i + b_1)
+    gamma = out.gate.unsqueeze(1)
+    rows = torch.cat([gamma * h, gamma], dim=1)  # [N, F + 1]
+    phi = rows.new_zeros(graph.num_graphs, rows.shape[1]).index_add(0, graph.batch, rows)
+    sigma = model.normalization.energy_scale.to(phi.dtype)
+    assert phi.shape[1] == last.weight.numel() + 1
+    return HeadFeatures(phi=sigma * phi, energy=out.energy)
+
+
+def relative_lambda(phi: torch.Tensor, lambda_rel: torch.Tensor | float) -> torch.Tensor:
+    """lambda = lambda_rel * mean_G |phi_G - mean phi|^2 (+ a floor for k = 1)."""
+    centred = phi - phi.mean(0, keepdim=True)
+    scale = (centred * centred).sum(1).mean().detach()
+    return lambda_rel * (scale + 1e-12)
+
+
+def solve_head(phi: torch.Tensor, residual: torch.Tensor, lambda_rel: torch.Tensor | float
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(delta [P], c [])`` of the ridge problem (module docstring), differentiable;
+    ``lambda_rel = inf`` gives delta = 0 (shift only)."""
+    mean_phi, mean_r = phi.mean(0), residual.mean()
+    if isinstance(lambda_rel, float) and math.isinf(lambda_rel):
+        return phi.new_zeros(phi.shape[1]), mean_r
+    pc, rc = phi - mean_phi, residual - mean_r
+    k = phi.shape[0]
+    lam = relative_lambda(phi, lambda_rel)
+    gram = pc @ pc.T + lam * torch.eye(k, dtype=phi.dtype, device=phi.device)
+    delta = pc.T @ torch.linalg.solve(gram, rc)
+    return delta, mean_r - mean_phi @ delta
+
+
+def head_meta_loss(model: torch.nn.Module, batch: Sequence[tuple[AtomicGraph, AtomicGraph]],
+                   objective: Objective, log_lambda: torch.Tensor) -> torch.Tensor:
+    """(1/|B|) sum_T L_{Q_T} after the closed-form head on S_T (module docstring)."""
+    if objective.use_forces or objective.energy_label is None:
+        raise ConfigError("the ridge head is fitted on energies: meta-train it with task s2e")
+    total = None
+    for support, query in batch:
+        fs, fq = head_features(model, support), head_features(model, query)
+        delta, c = solve_head(fs.phi, support.labels[objective.energy_label] - fs.energy,
+                              torch.exp(log_lambda))
+        energy = fq.energy + c + fq.phi @ delta
+        sums = objective(energy, None, query)
+        q = objective.loss(sums, sums.num_graphs, sums.num_atoms)
+        total = q if total is None else total + q
+    return total / len(batch)
+
+
+def _candidates(lambda_rel: float) -> dict[str, float]:
+    out = {SHIFT: math.inf}
+    for f in LAMBDA_FACTORS:
+        out[f"ridge(lambda={lambda_rel * f:.3g})"] = lambda_rel * f
+    return out
+
+
+def _predict(phi_s, r_s, phi_h, lam: float) -> torch.Tensor:
+    delta, c = solve_head(phi_s, r_s, lam)
+    return c + phi_h @ delta
+
+
+def head_cv(phi: torch.Tensor, residual: torch.Tensor, lambda_rel: float, folds: int,
+            seed: int) -> dict[str, float]:
+    """Mean absolute held-out error (eV) of every candidate by ``folds``-fold
+    cross-validation on the support set: zero-shot, shift only, and the ridge head at
+    ``lambda_rel`` x :data:`LAMBDA_FACTORS`."""
+    k = phi.shape[0]
+    folds = min(folds, k)
+    order = np.random.default_rng(seed).permutation(k)
+    cands = _candidates(lambda_rel)
+    errs = {ZERO_SHOT: [], **{name: [] for name in cands}}
+    for f in range(folds):
+        held = torch.as_tensor(np.sort(order[f::folds]))
+        rest = torch.as_tensor(np.sort(np.setdiff1d(order, order[f::folds])))
+        errs[ZERO_SHOT].append(residual[held].abs())
+        for name, lam in cands.items():
+            pred = _predict(phi[rest], residual[rest], phi[held], lam)
+            errs[name].append((residual[held] - pred).abs())
+    return {name: float(torch.cat(e).mean()) for name, e in errs.items()}
+
+
+def adapt_head(model: torch.nn.Module, support: Sequence[Sample], energy_label: str,
+               lambda_rel: float = 1.0, folds: int = 5, seed: int = 0,
+               small_support_choice: str | None = None) -> AdaptResult:
+    """Adapt a copy of ``model`` with the ridge head on ``support`` (module docstring).
+
+    The candidate (zero-shot, shift only, or the ridge head at one of three strengths)
+    is chosen by cross-validation on the support set, zero-shot winning ties, so
+    adaptation is never worse than zero-shot there. With one structure nothing can be
+    held out: zero-shot, unless ``small_support_choice`` (``"shift"``, chosen on the
+    source tasks at the end of meta-training) says otherwise."""
+    t0 = time.perf_counter()
+    if not support:
+        raise ConfigError("adaptation needs at least one support structure")
+    model = copy.deepcopy(model).eval()
+    last = _last_layer(model)
+    dtype = last.weight.dtype
+    graph = samples_graph(support, model.cutoff, dtype)
+    with torch.no_grad():
+        f = head_features(model, graph)
+    residual = (graph.labels[energy_label] - f.energy).to(torch.float64)
+    phi = f.phi.to(torch.float64)
+    cv: dict[str, float] = {}
+    if len(support) < 2:
+        choice = small_support_choice if small_support_choice == SHIFT else ZERO_SHOT
+        reason = ("fewer than 2 support structures: nothing to cross-validate on; "
+                  + ("the choice made on the source tasks" if small_support_choice
+                     else "zero-shot"))
+    else:
+        cv = head_cv(phi, residual, lambda_rel, folds, seed)
+        choice = min(cv, key=lambda c: (cv[c], c != ZERO_SHOT))
+        reason = f"{min(folds, len(support))}-fold cross-validation on the support set"
+    shift = 0.0
+    if choice != ZERO_SHOT:
+        delta, c = solve_head(phi, residual, _candidates(lambda_rel)[choice])
+        shift = float(c)
+        with torch.no_grad():
+            last.weight.add_(delta[:-1].to(dtype).view_as(last.weight))
+            last.bias.add_(delta[-1].to(dtype))
+            model.normalization.energy_shift_graph.add_(shift)
+    return AdaptResult(model=model, choice=choice, steps=0, shift=shift, cv=cv,
+                       seconds=time.perf_counter() - t0, reason=reason)
+
+
+def small_support_head_policy(model: torch.nn.Module, tasks, energy_label: str,
+                              draws: int = 2, max_query: int = 20, seed: int = 0) -> dict:
+    """For k = 1: zero-shot or shift, whichever has the lower mean absolute query error
+    (eV) over ``draws`` one-structure draws of every source task (zero-shot wins ties)."""
+    rng = np.random.default_rng(seed)
+    model = copy.deepcopy(model).eval()
+    dtype = next(model.parameters()).dtype
+    sums = {ZERO_SHOT: 0.0, SHIFT: 0.0}
+    count = 0
+    for task in tasks:
+        if len(task) < 2:
+            continue
+        for _ in range(draws):
+            support, query = task.draw(1, rng, max_query)
+            with torch.no_grad():
+                gs = samples_graph(support, model.cutoff, dtype)
+                gq = samples_graph(query, model.cutoff, dtype)
+                es = model(gs, compute_forces=False).energy
+                eq = model(gq, compute_forces=False).energy
+            rq = gq.labels[energy_label] - eq
+            c = (gs.labels[energy_label] - es).mean()
+            sums[ZERO_SHOT] += float(rq.abs().mean())
+            sums[SHIFT] += float((rq - c).abs().mean())
+            count += 1
+    losses = {k: v / max(count, 1) for k, v in sums.items()}
+    choice = min(losses, key=lambda c: (losses[c], c != ZERO_SHOT)) if count else ZERO_SHOT
+    return {"choice": choice, "losses": losses, "draws": count}
