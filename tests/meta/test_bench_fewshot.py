@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from metalegnet.bench.fewshot import FewShotRun
@@ -96,7 +97,7 @@ def test_fewshot_cli_refuses_bad_flags(tmp_path, capsys):
 def test_trivial_references_and_shift_on_known_targets():
     import numpy as np
 
-    from metalegnet.bench.fewshot_methods import METHODS, FewShotModels
+    from metalegnet.bench.fewshot_methods import METHODS, FewShotModels, energies, score
     from metalegnet.data.labels import Sample
 
     structures = _structures()[:6]
@@ -120,8 +121,40 @@ def test_trivial_references_and_shift_on_known_targets():
     m = FewShotModels(Constant(), None, 0.01, 1, 1.0)
     shifted = METHODS["zero-shot+shift"](m, support, query, 0)[0]
     assert np.allclose(shifted, y[:4].mean())  # 1 eV + mean(y - 1 eV)
-    assert np.allclose(METHODS["zero-shot-legnet"](m, support, query, 0)[0], 1.0)
+    model = METHODS["zero-shot-legnet"](m, support, query, 0)[0]
+    assert model is m.pretrained and np.allclose(energies(model, query), 1.0)
+    assert score(model, query) == pytest.approx(np.mean(np.abs(1.0 - y[4:])))
     comp = METHODS["composition-ridge"](None, support, query, 0)[0]
     assert comp.shape == (2,) and np.isfinite(comp).all()
     one = METHODS["composition-ridge"](None, support[:1], query, 0)[0]
     assert np.allclose(one, y[0])
+
+
+def test_s2f_setting_scores_forces_of_the_adapted_models(tmp_path):
+    """An s2f setting: pretraining on energies and forces, only methods that give forces,
+    the zero-force reference scored exactly, and force MAEs in eV/Å."""
+    import numpy as np
+
+    from metalegnet.bench.fewshot_methods import forces_mae
+    from metalegnet.data.labels import labels_for_task
+
+    setting = Setting("emt-f", (), ("surface",), {"Au(111) CO": {"surface": ["Au"]}},
+                      loader=_structures, task="s2f")
+    run = FewShotRun(out=tmp_path, ks=[3], draws=2, pretrain_epochs=1, meta_steps=2,
+                     model_config={"num_features": 8, "num_blocks": 1}, cutoff=4.0,
+                     command="test")
+    run_fewshot(run, [setting], log=lambda *_: None)
+    results = json.loads((tmp_path / "results.json").read_text())
+    (row,) = results["rows"]
+    assert row["task"] == "s2f"
+    assert "ridge" not in row["models"] and "support-mean" not in row["models"]
+    for name in ("meta-legnet", "meta-legnet-head", "fine-tuned-legnet", "zero-shot-legnet",
+                 "zero-forces"):
+        assert row["models"][name]["n_draws"] == 2
+    # zero forces: the mean |F| component of the free atoms of the query frames
+    au = labels_for_task([a for a in _structures() if a.info["surface"] == "Au"], "s2ef",
+                         "adsorption", "e_ads")
+    free = [np.abs(s.atoms.get_forces()[s.atoms.get_tags() > 0]) for s in au]
+    assert 0 < row["models"]["zero-forces"]["mae_mean"] < 2 * np.mean(np.concatenate(free))
+    assert forces_mae(None, au) == pytest.approx(np.mean(np.concatenate(free)), rel=1e-6)
+    assert "S2F" in (tmp_path / "results.md").read_text()

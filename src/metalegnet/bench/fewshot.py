@@ -123,6 +123,7 @@ def summarize(records: list[dict]) -> list[dict]:
     for r in records:
         row = rows.setdefault((r["target"], r["k"]), {"target": r["target"], "k": r["k"],
                                                       "setting": r["setting"],
+                                                      "task": r.get("task", "s2e"),
                                                       "n_query": r["n_query"], "_m": {}})
         row["_m"].setdefault(r["method"], []).append(r)
     out = []
@@ -151,7 +152,8 @@ def markdown(results: dict) -> str:
 
     seen = {m for r in rows for m in r["models"]}
     methods = [m for m in METHODS if m in seen] + sorted(seen - set(METHODS))
-    lines = ["# Few-shot adaptation (query MAE of the adsorption energy, eV)", "",
+    lines = ["# Few-shot adaptation (query MAE: adsorption energy in eV; forces on the free "
+             "atoms in eV/Å on the rows marked S2F)", "",
              f"Command: `{results['command']}`  ", f"Machine: {results['machine']}  ",
              f"Date: {results['date']}", "",
              "Mean ± std over support draws (the query set is the rest of the target task; "
@@ -168,7 +170,8 @@ def markdown(results: dict) -> str:
                 continue
             txt = f"{v['mae_mean']:.3f} ± {v['mae_std']:.3f}"
             cells.append(f"**{txt}**" if v["mae_mean"] == best else txt)
-        lines.append(f"| {r['target']} | {r['k']} | " + " | ".join(cells) + " |")
+        target = r["target"] + (" (S2F, eV/Å)" if r.get("task") == "s2f" else "")
+        lines.append(f"| {target} | {r['k']} | " + " | ".join(cells) + " |")
     for method, key in CHOICE_METHODS.items():
         if any(r.get(key) for r in rows):
             lines += ["", f"{method}'s cross-validated choice per row (draws): " + "; ".join(

@@ -1,5 +1,9 @@
 """The few-shot methods compared by ``metalegnet bench fewshot``, each a function
-``(support, query) -> query predictions (eV)`` on the same support/query draws.
+``(models, support, query, seed) -> (prediction, info)`` on the same support/query draws.
+The prediction is the adapted model (a ``torch.nn.Module``), or an array of query energies
+(eV) for the methods that are no model (ridge, references); :func:`score` turns either into
+the query MAE of the setting's task: adsorption energy (``s2e``, eV) or forces on the free
+atoms (``s2f``, eV/Å; only the methods of :data:`FORCE_METHODS`).
 
 =====================  ===================================================================
 ``meta-legnet``        meta-trained LegNet (MAML, :mod:`metalegnet.meta`), adapted with
@@ -26,6 +30,7 @@
 ``zero-shot+shift``    the pretrained LegNet plus one constant, the mean residual on the
                        support set (the cheapest adaptation: a per-task energy reference)
 ``support-mean``       trivial reference: the mean support energy for every query
+``zero-forces``        trivial reference of ``s2f``: F = 0 on every free atom
 ``composition-ridge``  trivial reference: RidgeCV on element counts, fitted on the support
                        set (within one task the slab is fixed, so this is a per-adsorbate-
                        element fit; k < 2: the support mean)
@@ -49,7 +54,7 @@ from metalegnet.meta.adapt import AdaptConfig, adapt
 from metalegnet.meta.head import adapt_head
 from metalegnet.meta.maml import samples_graph, task_loss
 from metalegnet.model import LegNet
-from metalegnet.train.losses import LossScales, Objective
+from metalegnet.train.losses import LossScales, Objective, force_mask
 
 LABEL = "e_ads"
 
@@ -75,6 +80,8 @@ class FewShotModels:
     inner_lr: float | dict
     inner_steps: int
     sigma_energy: float
+    use_forces: bool = False  # s2f settings: the support sets' forces enter every loss
+    sigma_forces: float = 1.0
     finetune_steps: int = 30
     finetune_lr: float = 1e-3
     scratch_steps: int = 60
@@ -90,7 +97,8 @@ class FewShotModels:
 
     @property
     def objective(self) -> Objective:
-        return Objective(LABEL, False, LossScales(energy=self.sigma_energy))
+        return Objective(LABEL, self.use_forces,
+                         LossScales(energy=self.sigma_energy, forces=self.sigma_forces))
 
 
 def targets(samples: Sequence[Sample]) -> np.ndarray:
@@ -134,7 +142,8 @@ def _train(model: torch.nn.Module, support: Sequence[Sample], objective: Objecti
     opt = torch.optim.Adam(params.values(), lr=lr)
     model.train()
     for _ in range(steps):
-        loss = task_loss(model, params, graph, objective, create_graph=False)
+        loss = task_loss(model, params, graph, objective,
+                         create_graph=objective.use_forces)  # a force loss needs dF/dtheta
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -146,7 +155,7 @@ def meta_legnet(m: FewShotModels, support, query, seed: int, fixed: bool = False
     cfg = AdaptConfig(steps=m.inner_steps if fixed else None, step_grid=list(m.step_grid),
                       folds=m.folds, seed=seed)
     r = adapt(m.meta, support, m.objective, m.inner_lr, cfg)  # k = 1: zero-shot
-    return energies(r.model, query), {"choice": r.choice, "seconds": r.seconds}
+    return r.model, {"choice": r.choice, "seconds": r.seconds}
 
 
 def meta_legnet_head(m: FewShotModels, support, query, seed: int):
@@ -154,26 +163,26 @@ def meta_legnet_head(m: FewShotModels, support, query, seed: int):
         raise KeyError("meta-legnet-head: no ridge-head meta-training for this setting")
     r = adapt_head(m.head_meta, support, LABEL, m.head_lambda, m.folds, seed,
                    small_support_choice=m.head_small_support_choice)
-    return energies(r.model, query), {"choice": r.choice, "seconds": r.seconds}
+    return r.model, {"choice": r.choice, "seconds": r.seconds}
 
 
 def legnet_head(m: FewShotModels, support, query, seed: int):
     r = adapt_head(m.pretrained, support, LABEL, 1.0, m.folds, seed)
-    return energies(r.model, query), {"choice": r.choice, "seconds": r.seconds}
+    return r.model, {"choice": r.choice, "seconds": r.seconds}
 
 
 def legnet_adapt(m: FewShotModels, support, query, seed: int):
     lr = m.inner_lr if isinstance(m.inner_lr, float) else 0.01
     cfg = AdaptConfig(step_grid=list(m.step_grid), folds=m.folds, seed=seed)
     r = adapt(m.pretrained, support, m.objective, lr, cfg)
-    return energies(r.model, query), {"choice": r.choice, "seconds": r.seconds}
+    return r.model, {"choice": r.choice, "seconds": r.seconds}
 
 
 def fine_tuned(m: FewShotModels, support, query, seed: int):
     torch.manual_seed(seed)
     model = _train(copy.deepcopy(m.pretrained), support, m.objective, m.finetune_steps,
                    m.finetune_lr)
-    return energies(model, query), {}
+    return model, {}
 
 
 def ridge(m: FewShotModels, support, query, seed: int):
@@ -195,18 +204,23 @@ def scratch(m: FewShotModels, support, query, seed: int):
     y = targets(support)
     scale = float(y.std()) if len(y) > 1 and y.std() > 1e-3 else 1.0
     model.normalization.set(scale=scale, shift_graph=float(y.mean()))
-    objective = Objective(LABEL, False, LossScales(energy=scale))
+    objective = Objective(LABEL, m.use_forces,
+                          LossScales(energy=scale, forces=m.sigma_forces))
     model = _train(model, support, objective, m.scratch_steps, m.scratch_lr)
-    return energies(model, query), {}
+    return model, {}
 
 
 def zero_shot(m: FewShotModels, support, query, seed: int):
-    return energies(m.pretrained, query), {}
+    return m.pretrained, {}
 
 
 def zero_shot_shift(m: FewShotModels, support, query, seed: int):
     shift = float(np.mean(targets(support) - energies(m.pretrained, support)))
     return energies(m.pretrained, query) + shift, {}
+
+
+def zero_forces(m: FewShotModels, support, query, seed: int):
+    return None, {}  # :func:`score`: F = 0
 
 
 def support_mean(m: FewShotModels, support, query, seed: int):
@@ -238,6 +252,39 @@ def meta_baseline(name: str):
     return method
 
 
+def forces_mae(model: torch.nn.Module | None, samples: Sequence[Sample], batch: int = 16
+               ) -> float:
+    """Mean absolute force error (eV/Å) over every component of the free atoms (tag > 0,
+    not fixed) of ``samples``; ``model=None``: zero forces."""
+    errors = []
+    dtype = torch.float64 if model is None else next(model.parameters()).dtype
+    for k in range(0, len(samples), batch):
+        g = samples_graph(samples[k:k + batch], 2.0 if model is None else model.cutoff,
+                          dtype)
+        mask = force_mask(g, "free")
+        target = g.labels["forces"][mask]
+        if model is None:
+            pred = torch.zeros_like(target)
+        else:
+            model.eval()
+            pred = model(g, compute_forces=True).forces.detach()[mask]
+        errors.append((pred - target).abs().double().reshape(-1))
+    return float(torch.cat(errors).mean())
+
+
+def score(prediction, query: Sequence[Sample], task: str = "s2e") -> float:
+    """Query MAE of a method's prediction: adsorption energy (eV) or forces (eV/Å)."""
+    if task == "s2f":
+        if prediction is not None and not isinstance(prediction, torch.nn.Module):
+            raise TypeError("an s2f score needs a model (or None for zero forces)")
+        return forces_mae(prediction, query)
+    if prediction is None:
+        raise TypeError("zero-forces has no energy prediction")
+    pred = (energies(prediction, query) if isinstance(prediction, torch.nn.Module)
+            else np.asarray(prediction))
+    return float(np.mean(np.abs(pred - targets(query))))
+
+
 METHODS = {
     "meta-legnet": meta_legnet,
     "meta-legnet-fixed": lambda m, s, q, seed: meta_legnet(m, s, q, seed, fixed=True),
@@ -250,8 +297,14 @@ METHODS = {
     "zero-shot-legnet": zero_shot,
     "zero-shot+shift": zero_shot_shift,
     "support-mean": support_mean,
+    "zero-forces": zero_forces,
     "composition-ridge": composition_ridge,
     **{f"meta-{name}": meta_baseline(name) for name in META_BASELINES},
 }
 #: What runs by default (the meta-baselines need their own pretraining and meta-training).
-DEFAULT_METHODS = [k for k in METHODS if k.removeprefix("meta-") not in META_BASELINES]
+DEFAULT_METHODS = [k for k in METHODS if k.removeprefix("meta-") not in META_BASELINES
+                   and k != "zero-forces"]
+#: The methods of an ``s2f`` setting: those that give a model (forces -dE/dx), and F = 0.
+FORCE_METHODS = ["meta-legnet", "meta-legnet-fixed", "meta-legnet-head", "legnet+adapt",
+                 "legnet+head", "fine-tuned-legnet", "scratch-legnet", "zero-shot-legnet",
+                 "zero-forces"]

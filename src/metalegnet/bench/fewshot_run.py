@@ -13,11 +13,12 @@ import torch
 from metalegnet.bench.fewshot import MIN_QUERY, FewShotRun, markdown, summarize
 from metalegnet.bench.fewshot_methods import (
     DEFAULT_METHODS,
+    FORCE_METHODS,
     LABEL,
     META_BASELINES,
     METHODS,
     FewShotModels,
-    targets,
+    score,
 )
 from metalegnet.bench.fewshot_settings import Setting
 from metalegnet.checkpoint import load_checkpoint
@@ -33,7 +34,7 @@ from metalegnet.train.trainer import train
 
 def _train_config(run: FewShotRun, setting: Setting, model: str = "legnet-vanilla",
                   model_config: dict | None = None, lr: float = 5e-3) -> TrainConfig:
-    return TrainConfig(data=setting.name, task="s2e", energy_target="adsorption",
+    return TrainConfig(data=setting.name, task=setting.train_task, energy_target="adsorption",
                        model=model,
                        model_config=dict(run.model_config if model_config is None
                                          else model_config),
@@ -66,7 +67,7 @@ def prepare_models(run: FewShotRun, setting: Setting, source: list[Task], log) -
     baselines' in ``baselines``."""
     out = _prepare(run, setting, source, log, run.out / "runs" / setting.name)
     methods = run.methods or DEFAULT_METHODS
-    if "meta-legnet-head" in methods:
+    if "meta-legnet-head" in methods:  # fitted on energies, also in an s2f setting
         _prepare_head(run, setting, source, log, run.out / "runs" / setting.name,
                       out["models"])
         out["head_meta_train_s"] = out["models"].head_seconds
@@ -82,8 +83,12 @@ def prepare_models(run: FewShotRun, setting: Setting, source: list[Task], log) -
 
 def _meta_config(run: FewShotRun, setting: Setting, tc: TrainConfig, init: Path,
                  **extra) -> MetaTrainConfig:
-    """The meta-training of every method: same pretraining, tasks, draws and budget."""
-    return MetaTrainConfig(data=setting.name, group_by=list(setting.group_by), task="s2e",
+    """The meta-training of every method: same pretraining, tasks, draws and budget
+    (``s2f`` settings: first-order MAML on energies and forces, see :class:`Setting`)."""
+    extra.setdefault("task", setting.train_task)
+    if setting.task == "s2f" and extra.get("inner", "maml") == "maml":
+        extra.setdefault("first_order", True)
+    return MetaTrainConfig(data=setting.name, group_by=list(setting.group_by),
                            energy_target="adsorption", model=tc.model,
                            model_config=dict(tc.model_config), cutoff=run.cutoff,
                            init=str(init), support=5, query=10, meta_batch=4,
@@ -103,7 +108,8 @@ def _prepare_head(run: FewShotRun, setting: Setting, source: list[Task], log, fo
         log(f"[{setting.name}] meta-training LegNet through the ridge head "
             f"({run.meta_steps} steps, {len(source)} source tasks)")
         mc = _meta_config(run, setting, _train_config(run, setting),
-                          folder / "pretrain" / "checkpoint.pt", inner="ridge-head")
+                          folder / "pretrain" / "checkpoint.pt", inner="ridge-head",
+                          task="s2e")
         meta_train(mc, meta, resume=(meta / "last.pt").exists(), structures=structures,
                    log=lambda *_: None)
     models.head_meta, payload = load_checkpoint(meta / "checkpoint.pt")
@@ -143,7 +149,10 @@ def _prepare(run: FewShotRun, setting: Setting, source: list[Task], log, folder:
                                                   .get("small_support") or {})
                                                  .get("choice")),
                            sigma_energy=float(pre_payload["metadata"]["loss_scales"]
-                                              ["sigma_energy"]))
+                                              ["sigma_energy"]),
+                           use_forces=setting.task == "s2f",
+                           sigma_forces=float(pre_payload["metadata"]["loss_scales"]
+                                              .get("sigma_forces", 1.0)))
     return {"models": models, "pretrain_s": float(pre_metrics["train_time_s"]),
             "meta_train_s": float(meta_metrics["train_time_s"]),
             "pretrain_val_mae": pre_metrics.get("val", {}).get("energy_mae")}
@@ -166,7 +175,8 @@ def _write(run: FewShotRun, records: list[dict], cost: dict, notes: list[str]) -
 
     results = {"command": run.command, "machine": machine(), "cpu": cpu_name(),
                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-               "units": {"mae": "eV (adsorption energy)"}, "ks": run.ks,
+               "units": {"mae": "eV (adsorption energy) on s2e rows, eV/Å (forces on the "
+                         "free atoms) on s2f rows"}, "ks": run.ks,
                "draws": run.draws, "rows": summarize(records), "cost": cost,
                "notes": notes}
     atomic_write_text(run.out / "results.json", json.dumps(results, indent=1))
@@ -179,11 +189,14 @@ def run_fewshot(run: FewShotRun, settings: Sequence[Setting], log=print) -> Path
     partial = run.out / "partial.jsonl"
     records = _read_partial(partial)
     done = {(r["target"], r["k"], r["draw"], r["method"]) for r in records}
-    methods = run.methods or (DEFAULT_METHODS + [f"meta-{b}" for b in run.meta_baselines])
+    default = DEFAULT_METHODS + [f"meta-{b}" for b in run.meta_baselines]
     cost_path = run.out / "cost.json"
     cost = json.loads(cost_path.read_text()) if cost_path.exists() else {}
     notes: list[str] = []
     for setting in settings:
+        methods = run.methods or default
+        if setting.task == "s2f":  # only what gives forces, and the zero-force reference
+            methods = [m for m in (run.methods or FORCE_METHODS) if m in FORCE_METHODS]
         structures = setting.structures()
         tc = _train_config(run, setting)
         validate_structures(structures)
@@ -206,15 +219,15 @@ def run_fewshot(run: FewShotRun, settings: Sequence[Setting], log=print) -> Path
                     order = rng.permutation(len(pool))
                     support = [pool[i] for i in order[:k]]
                     query = [pool[i] for i in order[k:]]
-                    y = targets(query)
                     for method in methods:
                         if (name, k, draw, method) in done:
                             continue
                         t0 = time.perf_counter()
                         pred, info = METHODS[method](m, support, query, draw)
-                        rec = {"setting": setting.name, "target": name, "k": k,
+                        rec = {"setting": setting.name, "task": setting.task,
+                               "target": name, "k": k,
                                "draw": draw, "method": method, "n_query": len(query),
-                               "mae": float(np.mean(np.abs(np.asarray(pred) - y))),
+                               "mae": score(pred, query, setting.task),
                                "seconds": time.perf_counter() - t0, **info}
                         records.append(rec)
                         with open(partial, "a") as fh:

@@ -22,13 +22,21 @@ from metalegnet.data.registry import load
 @dataclass
 class Setting:
     """``data``: embedded sets (joined); ``targets``: name -> info filter of the target
-    task(s); every other task is a source task."""
+    task(s); every other task is a source task. ``task``: what the query is scored on,
+    ``s2e`` (adsorption energy, eV) or ``s2f`` (forces on the free atoms, eV/Å; the
+    pretraining then fits energies and forces, and MAML is first order)."""
 
     name: str
     data: tuple[str, ...]
     group_by: tuple[str, ...]
     targets: dict[str, dict[str, list[str]]]
     loader: Callable[[], list[Atoms]] | None = field(default=None, repr=False)
+    task: str = "s2e"
+
+    @property
+    def train_task(self) -> str:
+        """The labels of pretraining and MAML: ``s2ef`` for an ``s2f`` setting."""
+        return "s2ef" if self.task == "s2f" else "s2e"
 
     def structures(self) -> list[Atoms]:
         if self.loader is not None:

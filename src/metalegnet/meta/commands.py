@@ -100,10 +100,11 @@ def _register_adapt(subparsers) -> None:
     p = subparsers.add_parser(
         "adapt", help="adapt a (meta-)trained checkpoint to a few DFT calculations",
         description="Adapt CKPT to the task of the support structures (e.g. 10 DFT "
-        "calculations of a new catalyst): a per-task energy reference and inner steps "
-        "(eq. 24) chosen by cross-validation on the support set, falling back to the "
-        "unadapted model when adaptation does not help there. The result is an ordinary "
-        "checkpoint (metalegnet predict, MetaLegNetCalculator.from_checkpoint).")
+        "calculations of a new catalyst): a per-task energy reference plus inner steps "
+        "(eq. 24, --method maml) or a closed-form ridge fit of the last layer "
+        "(--method ridge-head), chosen by cross-validation on the support set, falling "
+        "back to the unadapted model when adaptation does not help there. The result is "
+        "an ordinary checkpoint (metalegnet predict, MetaLegNetCalculator.from_checkpoint).")
     p.add_argument("checkpoint", metavar="CKPT")
     p.add_argument("--support", metavar="FILE", required=True,
                    help="labelled structures of the target task (any ASE format)")

@@ -74,6 +74,11 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            "subsampled", "alloy-surface", 96, 2030, 2, 4,
            ml_adsorbates=("OH", "CO", "CH3", "NH2", "CHO", "OCH3", "NO", "CH2CO", "H", "O"),
            default_oracle="sevennet"),
+    Recipe("fewshot-3d-ml", "few-shot target of the paper's 3D setting: CHOHCH2OH on fcc "
+           "metal/alloy slabs of metals the bench-3d-ml source has (Pt, Ir, Cu, Ni, Al, Au), "
+           "ML-oracle labels: 2 systems x 1 adsorbate x 6 placements", "alloy-surface", 12,
+           2031, 1, 6, ml_adsorbates=("CHOHCH2OH",), default_oracle="sevennet",
+           preset_config=PresetConfig(metals=("Pt", "Ir", "Cu", "Ni", "Al", "Au"))),
     Recipe("bench-2d", "2D materials (MoS2, WS2, graphene, h-BN; pristine/doped/vacancy): 24 "
            "systems x 2 adsorbates x 2 placements (ML oracles)", "2d", 96, 2027, 2, 2,
            default_oracle="sevennet"),
