@@ -158,3 +158,21 @@ def test_s2f_setting_scores_forces_of_the_adapted_models(tmp_path):
     assert 0 < row["models"]["zero-forces"]["mae_mean"] < 2 * np.mean(np.concatenate(free))
     assert forces_mae(None, au) == pytest.approx(np.mean(np.concatenate(free)), rel=1e-6)
     assert "S2F" in (tmp_path / "results.md").read_text()
+
+
+def test_fewshot_3d_ml_setting_targets_an_adsorbate_no_source_task_has():
+    from metalegnet.bench.fewshot_run import split_tasks
+    from metalegnet.bench.fewshot_settings import SETTINGS
+    from metalegnet.data.labels import labels_for_task
+
+    setting = SETTINGS["fewshot-3d-ml"]
+    assert setting.task == "s2f" and setting.train_task == "s2ef"
+    samples = labels_for_task([a for a in setting.structures() if "e_ads" in a.info],
+                              "s2ef", "adsorption", "e_ads")
+    source, targets = split_tasks(setting, samples)
+    assert sorted(targets) == ["CHOHCH2OH on AuNi L1_0 fcc(211)", "CHOHCH2OH on Cu fcc(100)"]
+    for tasks in targets.values():
+        assert sum(len(t) for t in tasks) >= 30
+        assert {s.atoms.info["adsorbate"] for t in tasks for s in t.samples} == {"CHOHCH2OH"}
+    assert "CHOHCH2OH" not in {s.atoms.info["adsorbate"] for t in source for s in t.samples}
+    assert len(source) == 12

@@ -62,4 +62,12 @@ SETTINGS = {
         "bench-3d-ml", ("bench-3d-ml",), ("system_id",),
         {"bench-3d-ml W bcc(100) (NH2, CH2CO)": {"system_id": ["bench-3d-ml-00003"]},
          "bench-3d-ml Cu-Ni random fcc(111)": {"system_id": ["bench-3d-ml-00006"]}}),
+    # the paper's 3D few-shot setting (S2F): CHOHCH2OH, an adsorbate no source system has,
+    # on two generated slabs (``--recipe fewshot-3d-ml``, SevenNet-0); source: every
+    # bench-3d-ml system; scored on the forces of the free atoms of every frame
+    "fewshot-3d-ml": Setting(
+        "fewshot-3d-ml", ("bench-3d-ml", "fewshot-3d-ml"), ("system_id",),
+        {"CHOHCH2OH on Cu fcc(100)": {"system_id": ["fewshot-3d-ml-00000"]},
+         "CHOHCH2OH on AuNi L1_0 fcc(211)": {"system_id": ["fewshot-3d-ml-00001"]}},
+        task="s2f"),
 }

@@ -23,6 +23,9 @@ references``        (``info["calc_type"]`` = ``slab`` / ``gas``): total energies
 ``bench-3d-ml``     generated (``--recipe bench-3d-ml``, SevenNet-0 labels): polyatomic
                     adsorbates relaxed on 12 metal/alloy slabs, 79 trajectories, 1,377 frames
                     (first, last, every 4th): energy, forces, ``e_ads``
+``fewshot-3d-ml``   generated (``--recipe fewshot-3d-ml``, SevenNet-0): CHOHCH2OH relaxed on
+                    Cu fcc(100) and AuNi L1_0 fcc(211), the few-shot S2F target (first,
+                    last, every 4th frame): energy, forces, ``e_ads``
 ==================  ======================================================================
 
 Files are read once per process and cached; :func:`load` returns fresh copies.
@@ -54,6 +57,7 @@ _SETS: dict[str, tuple[str, str]] = {
     "wwl-complex": ("wwl_gpr", "complex_extrapolation.extxyz.xz"),
     "wwl-gpr": ("wwl_gpr", "*.extxyz.xz"),
     "bench-3d-ml": ("bench_3d_ml", "*.extxyz.xz"),
+    "fewshot-3d-ml": ("fewshot_3d_ml", "*.extxyz.xz"),
 }
 _MAMUN_JSON = "Mamun_noble_C1_subset_adsorption.json"
 
