@@ -41,7 +41,8 @@ def tiny_hparams(tmp_path):
     return path
 
 
-def test_micro_suite_writes_json_markdown_and_plots(tmp_path, tiny_hparams, capsys):
+def test_micro_suite_writes_json_markdown_and_plots(tmp_path, tiny_hparams, capsys,
+                                                    monkeypatch):
     out = tmp_path / "out"
     code = main(["bench", "accuracy", "--suite", "quick", "--out", str(out),
                  "--rows", "pdn-ceria:s2e,bench-0d:is2re", "--models", f"legnet,{BASELINE}",
@@ -112,6 +113,18 @@ def test_micro_suite_writes_json_markdown_and_plots(tmp_path, tiny_hparams, caps
     assert "report only: 2 stored runs of 2" in capsys.readouterr().out
     assert json.loads((out / "results.json").read_text())["rows"][0]["models"]["legnet"][
         "mae_seeds"] == pdn["models"]["legnet"]["mae_seeds"]
+    # a model whose library cannot be imported here still has its stored runs reported
+    from metalegnet.bench import accuracy
+
+    monkeypatch.setattr(accuracy, "check_models",
+                        lambda suite: {BASELINE: "library missing (test)"})
+    assert main(["bench", "accuracy", "--suite", "quick", "--out", str(out),
+                 "--rows", "pdn-ceria:s2e", "--models", f"legnet,{BASELINE}",
+                 "--seeds", "1", "--epochs", "1", "--hparams", str(tiny_hparams),
+                 "--report-only"]) == 0
+    assert "report only: 2 stored runs of 2" in capsys.readouterr().out
+    assert json.loads((out / "results.json").read_text())["rows"][0]["models"][BASELINE][
+        "mae_seeds"] == pdn["models"][BASELINE]["mae_seeds"]
 
 
 def test_tune_records_the_lowest_validation_lr(tmp_path, tiny_hparams, capsys):
