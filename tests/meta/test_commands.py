@@ -94,7 +94,11 @@ def test_bad_input_is_one_line(meta_run, tmp_path, capsys):
     assert main(["adapt", str(out / "checkpoint.pt"), "--support",
                  str(tmp / "support.extxyz"), "-o", str(tmp_path / "a.pt"), "--steps",
                  "-1"]) == 2
+    # the ridge head fits energies only: refused for this checkpoint trained on forces
+    assert main(["adapt", str(out / "checkpoint.pt"), "--support",
+                 str(tmp / "support.extxyz"), "-o", str(tmp_path / "a.pt"), "--method",
+                 "ridge-head"]) == 2
     err = [line for line in capsys.readouterr().err.strip().splitlines()
            if not line.startswith("metalegnet: warning:")]
-    assert len(err) == 4 and all(line.startswith("metalegnet: error:") for line in err)
-    assert "facet_nope" in err[2]
+    assert len(err) == 5 and all(line.startswith("metalegnet: error:") for line in err)
+    assert "facet_nope" in err[2] and "s2ef" in err[4]

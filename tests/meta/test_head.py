@@ -191,6 +191,8 @@ def test_ridge_head_cli_resumes_exactly_and_adapt_beats_zero_shot(tmp_path, emt_
     # the ridge head has no inner steps to set
     assert main(["adapt", str(tmp_path / "whole" / "checkpoint.pt"), "--support",
                  str(tmp_path / "support.extxyz"), "-o", str(out), "--steps", "2"]) == 2
+    assert main(["adapt", str(tmp_path / "whole" / "checkpoint.pt"), "--support",
+                 str(tmp_path / "support.extxyz"), "-o", str(out), "--no-task-shift"]) == 2
 
 
 def test_ridge_head_config_checks():

@@ -68,9 +68,9 @@ def adapt_checkpoint(checkpoint: str | os.PathLike, support: str | os.PathLike,
         if objective.use_forces or objective.energy_label is None:
             raise ConfigError(f"the ridge head fits energies: {checkpoint} is a {task} "
                               "checkpoint; use --method maml")
-        if steps is not None or lr is not None or step_grid:
-            raise ConfigError("--steps, --lr and --step-grid set the inner steps of "
-                              "--method maml, not the ridge head")
+        if steps is not None or lr is not None or step_grid or not task_shift:
+            raise ConfigError("--steps, --lr, --step-grid and --no-task-shift set the inner "
+                              "steps of --method maml; the ridge head always fits its shift")
     if not step_grid and meta_info.get("adapt_step_grid"):
         config.step_grid = [int(n) for n in meta_info["adapt_step_grid"]]
     energy_key = energy_key or meta.get("energy_key")
