@@ -94,11 +94,22 @@ def test_bad_input_is_one_line(meta_run, tmp_path, capsys):
     assert main(["adapt", str(out / "checkpoint.pt"), "--support",
                  str(tmp / "support.extxyz"), "-o", str(tmp_path / "a.pt"), "--steps",
                  "-1"]) == 2
-    # the ridge head fits energies only: refused for this checkpoint trained on forces
-    assert main(["adapt", str(out / "checkpoint.pt"), "--support",
-                 str(tmp / "support.extxyz"), "-o", str(tmp_path / "a.pt"), "--method",
-                 "ridge-head"]) == 2
     err = [line for line in capsys.readouterr().err.strip().splitlines()
            if not line.startswith("metalegnet: warning:")]
-    assert len(err) == 5 and all(line.startswith("metalegnet: error:") for line in err)
-    assert "facet_nope" in err[2] and "s2ef" in err[4]
+    assert len(err) == 4 and all(line.startswith("metalegnet: error:") for line in err)
+    assert "facet_nope" in err[2]
+
+
+def test_ridge_head_adapts_a_checkpoint_trained_on_forces_with_its_forces(meta_run):
+    tmp, out = meta_run  # an s2ef MAML checkpoint
+    new = [emt_slab("Ag", "CO", seed) for seed in range(100, 110)]
+    write(tmp / "support_head.extxyz", new[:5])
+    adapted_path = tmp / "adapted_head.pt"
+    assert main(["adapt", str(out / "checkpoint.pt"), "--support",
+                 str(tmp / "support_head.extxyz"), "-o", str(adapted_path), "--method",
+                 "ridge-head"]) == 0
+    adapted, payload = load_checkpoint(adapted_path)
+    info = payload["metadata"]["adaptation"]
+    assert info["method"] == "ridge-head" and info["choice"] != "zero-shot"
+    base, _ = load_checkpoint(out / "checkpoint.pt")
+    assert _mae(adapted, new[5:]) < 0.9 * _mae(base, new[5:])

@@ -204,3 +204,33 @@ def test_ridge_head_config_checks():
         MetaTrainConfig(inner="newton")
     with pytest.raises(ConfigError, match="head_lambda"):
         MetaTrainConfig(inner="ridge-head", head_lambda=0.0)
+
+
+def test_force_rows_are_exact_and_the_fit_lowers_the_support_force_error(emt_tasks):
+    from metalegnet.meta.head import solve_rows, support_rows
+    from metalegnet.train.losses import force_mask
+
+    samples = labels_for_task(emt_tasks[:4], "s2ef", "total")
+    model = _model()
+    rows = support_rows(model, samples, "energy", LossScales(0.3, 0.5))
+    assert rows.a is not None and len(rows.a) == 4
+    # forces are linear in the last layer: F(theta_0 + delta) = F(theta_0) - delta . dphi/dx
+    g = samples_graph(samples, 4.0, torch.float64)
+    free = force_mask(g, "free")
+    before = model(g).forces.detach()[free].reshape(-1)
+    delta = 0.1 * torch.randn(rows.phi.shape[1], dtype=torch.float64)
+    changed = _model()
+    with torch.no_grad():
+        last = changed.output.local[-1]
+        last.weight.add_(delta[:-1].view_as(last.weight))
+        last.bias.add_(delta[-1])
+    after = changed(g).forces.detach()[free].reshape(-1)
+    assert torch.allclose(after - before, -torch.cat(rows.a) @ delta, atol=1e-9)
+    # the weighted fit lowers the support force error (a wrong sign would raise it)
+    d, c = solve_rows(rows, 1e-6)
+    err0 = torch.cat(rows.rf).abs().mean()
+    err1 = torch.cat([rf + a @ d for a, rf in zip(rows.a, rows.rf)]).abs().mean()
+    assert err1 < 0.9 * err0
+    # without force rows the primal path is the energy-only closed form
+    e_only = support_rows(model, samples, "energy")
+    assert e_only.a is None and torch.allclose(e_only.phi, rows.phi)

@@ -16,7 +16,8 @@ atoms (``s2f``, eV/Å; only the methods of :data:`FORCE_METHODS`).
                        (zero-shot / shift / ridge strengths by cross-validation on the
                        support set; k = 1: the choice made on the source tasks)
 ``legnet+head``        ablation: the *pretrained* LegNet through the same ridge-head
-                       adaptation (lambda_rel = 1; k = 1: zero-shot)
+                       adaptation (lambda_rel = 1; k = 1: zero-shot); in ``s2f`` settings
+                       both heads fit the support forces too
 ``legnet+adapt``       ablation: the *pretrained* LegNet through the same adaptation
                        (what the adaptation procedure gives without meta-training)
 ``fine-tuned-legnet``  pretrained LegNet, all weights fine-tuned on the support set with
@@ -162,12 +163,14 @@ def meta_legnet_head(m: FewShotModels, support, query, seed: int):
     if m.head_meta is None:
         raise KeyError("meta-legnet-head: no ridge-head meta-training for this setting")
     r = adapt_head(m.head_meta, support, LABEL, m.head_lambda, m.folds, seed,
-                   small_support_choice=m.head_small_support_choice)
+                   small_support_choice=m.head_small_support_choice,
+                   forces=m.objective.scales if m.use_forces else None)
     return r.model, {"choice": r.choice, "seconds": r.seconds}
 
 
 def legnet_head(m: FewShotModels, support, query, seed: int):
-    r = adapt_head(m.pretrained, support, LABEL, 1.0, m.folds, seed)
+    r = adapt_head(m.pretrained, support, LABEL, 1.0, m.folds, seed,
+                   forces=m.objective.scales if m.use_forces else None)
     return r.model, {"choice": r.choice, "seconds": r.seconds}
 
 

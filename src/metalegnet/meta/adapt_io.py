@@ -65,8 +65,8 @@ def adapt_checkpoint(checkpoint: str | os.PathLike, support: str | os.PathLike,
     meta_info = meta.get("meta") or {}
     method = method or meta_info.get("inner", "maml")
     if method == "ridge-head":
-        if objective.use_forces or objective.energy_label is None:
-            raise ConfigError(f"the ridge head fits energies: {checkpoint} is a {task} "
+        if objective.energy_label is None:
+            raise ConfigError(f"the ridge head needs energies: {checkpoint} is a {task} "
                               "checkpoint; use --method maml")
         if steps is not None or lr is not None or step_grid or not task_shift:
             raise ConfigError("--steps, --lr, --step-grid and --no-task-shift set the inner "
@@ -87,7 +87,8 @@ def adapt_checkpoint(checkpoint: str | os.PathLike, support: str | os.PathLike,
     if method == "ridge-head":
         result = adapt_head(model, samples, objective.energy_label,
                             float(meta_info.get("head_lambda", 1.0)), folds,
-                            small_support_choice=small)
+                            small_support_choice=small,
+                            forces=objective.scales if objective.use_forces else None)
     else:
         result = adapt(model, samples, objective, inner, config, small_support_choice=small)
     metadata = dict(meta)
