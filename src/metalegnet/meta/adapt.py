@@ -203,16 +203,12 @@ def adapt(model: torch.nn.Module, support: Sequence[Sample], objective: Objectiv
                        seconds=time.perf_counter() - t0, reason=reason)
 
 
-def small_support_policy(model: torch.nn.Module, tasks, objective: Objective, lr,
-                         grid: Sequence[int], task_shift: bool = True, draws: int = 2,
-                         max_query: int = 20, seed: int = 0) -> dict:
-    """The candidate for k = 1 (no cross-validation possible): the lowest mean query loss
-    over ``draws`` one-structure support draws of every source task (query: up to
-    ``max_query`` others). The model was meta-trained on these tasks, so zero-shot looks
-    better there than on a new task: the estimate leans towards the safe choice."""
+def source_choice(tasks, losses_of, draws: int = 2, max_query: int = 20, seed: int = 0
+                  ) -> dict:
+    """The k = 1 candidate with the lowest mean query loss over ``draws`` one-structure
+    support draws of every source task (query: up to ``max_query`` others; zero-shot wins
+    ties). ``losses_of(support, query)`` gives each candidate's query loss."""
     rng = np.random.default_rng(seed)
-    model = exact_higher_derivatives(copy.deepcopy(model))
-    params = {n: p.detach().requires_grad_(True) for n, p in model.named_parameters()}
     sums: dict[str, float] = {}
     count = 0
     for task in tasks:
@@ -220,10 +216,23 @@ def small_support_policy(model: torch.nn.Module, tasks, objective: Objective, lr
             continue
         for _ in range(draws):
             support, query = task.draw(1, rng, max_query)
-            for key, value in candidate_losses(model, params, support, query, objective, lr,
-                                               grid, task_shift).items():
+            for key, value in losses_of(support, query).items():
                 sums[key] = sums.get(key, 0.0) + value
             count += 1
     losses = {k: v / max(count, 1) for k, v in sums.items()}
     choice = min(losses, key=lambda c: (losses[c], c != ZERO_SHOT)) if losses else ZERO_SHOT
     return {"choice": choice, "losses": losses, "draws": count}
+
+
+def small_support_policy(model: torch.nn.Module, tasks, objective: Objective, lr,
+                         grid: Sequence[int], task_shift: bool = True, draws: int = 2,
+                         max_query: int = 20, seed: int = 0) -> dict:
+    """The candidate for k = 1 (no cross-validation possible), by :func:`source_choice`
+    on the source tasks. The model was meta-trained on these tasks, so zero-shot looks
+    better there than on a new task: the estimate leans towards the safe choice."""
+    model = exact_higher_derivatives(copy.deepcopy(model))
+    params = {n: p.detach().requires_grad_(True) for n, p in model.named_parameters()}
+    return source_choice(
+        tasks, lambda support, query: candidate_losses(model, params, support, query,
+                                                       objective, lr, grid, task_shift),
+        draws, max_query, seed)

@@ -57,7 +57,7 @@ import torch
 from metalegnet.data.graph import AtomicGraph
 from metalegnet.data.labels import Sample
 from metalegnet.errors import ConfigError
-from metalegnet.meta.adapt import ZERO_SHOT, AdaptResult
+from metalegnet.meta.adapt import ZERO_SHOT, AdaptResult, source_choice
 from metalegnet.meta.maml import samples_graph
 from metalegnet.train.losses import Objective, force_mask
 
@@ -311,27 +311,18 @@ def adapt_head(model: torch.nn.Module, support: Sequence[Sample], energy_label: 
 def small_support_head_policy(model: torch.nn.Module, tasks, energy_label: str,
                               draws: int = 2, max_query: int = 20, seed: int = 0) -> dict:
     """For k = 1: zero-shot or shift, whichever has the lower mean absolute query error
-    (eV) over ``draws`` one-structure draws of every source task (zero-shot wins ties)."""
-    rng = np.random.default_rng(seed)
+    (eV) over one-structure draws of the source tasks (:func:`source_choice`)."""
     model = copy.deepcopy(model).eval()
     dtype = next(model.parameters()).dtype
-    sums = {ZERO_SHOT: 0.0, SHIFT: 0.0}
-    count = 0
-    for task in tasks:
-        if len(task) < 2:
-            continue
-        for _ in range(draws):
-            support, query = task.draw(1, rng, max_query)
-            with torch.no_grad():
-                gs = samples_graph(support, model.cutoff, dtype)
-                gq = samples_graph(query, model.cutoff, dtype)
-                es = model(gs, compute_forces=False).energy
-                eq = model(gq, compute_forces=False).energy
-            rq = gq.labels[energy_label] - eq
-            c = (gs.labels[energy_label] - es).mean()
-            sums[ZERO_SHOT] += float(rq.abs().mean())
-            sums[SHIFT] += float((rq - c).abs().mean())
-            count += 1
-    losses = {k: v / max(count, 1) for k, v in sums.items()}
-    choice = min(losses, key=lambda c: (losses[c], c != ZERO_SHOT)) if count else ZERO_SHOT
-    return {"choice": choice, "losses": losses, "draws": count}
+
+    def losses(support, query) -> dict[str, float]:
+        with torch.no_grad():
+            gs = samples_graph(support, model.cutoff, dtype)
+            gq = samples_graph(query, model.cutoff, dtype)
+            es = model(gs, compute_forces=False).energy
+            eq = model(gq, compute_forces=False).energy
+        rq = gq.labels[energy_label] - eq
+        c = (gs.labels[energy_label] - es).mean()
+        return {ZERO_SHOT: float(rq.abs().mean()), SHIFT: float((rq - c).abs().mean())}
+
+    return source_choice(tasks, losses, draws, max_query, seed)
