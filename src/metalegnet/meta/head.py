@@ -14,7 +14,7 @@ form, for a change delta of theta and a per-task energy reference c (eV):
 
 ridge regression of the residuals r_G = y_G - E_G(theta_0) with an unpenalised intercept,
 i.e. a Gaussian prior on the last layer centred at the (meta-)trained weights. With the
-support-centred features Phi_c and residuals r_c (k x P, k <= 20 << P in practice the dual):
+support-centred features Phi_c (k x P) and residuals r_c, in the k x k dual form:
 
     delta = Phi_c^T (Phi_c Phi_c^T + lambda I)^-1 r_c,    c = mean(r) - mean(phi) . delta
 
