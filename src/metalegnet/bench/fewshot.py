@@ -168,7 +168,8 @@ def markdown(results: dict) -> str:
             if v is None:
                 cells.append("")
                 continue
-            txt = f"{v['mae_mean']:.3f} ± {v['mae_std']:.3f}"
+            digits = 4 if r.get("task") == "s2f" else 3  # forces: eV/Å, small
+            txt = f"{v['mae_mean']:.{digits}f} ± {v['mae_std']:.{digits}f}"
             cells.append(f"**{txt}**" if v["mae_mean"] == best else txt)
         target = r["target"] + (" (S2F, eV/Å)" if r.get("task") == "s2f" else "")
         lines.append(f"| {target} | {r['k']} | " + " | ".join(cells) + " |")
