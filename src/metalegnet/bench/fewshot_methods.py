@@ -94,7 +94,6 @@ class FewShotModels:
     head_meta: torch.nn.Module | None = None  # meta-trained through the ridge head
     head_lambda: float = 1.0  # its learned lambda_rel
     head_small_support_choice: str | None = None  # its k = 1 choice on the source tasks
-    head_seconds: float = 0.0  # its meta-training wall time
 
     @property
     def objective(self) -> Objective:

@@ -61,16 +61,16 @@ def _done_runs(folder: Path) -> bool:
     return (folder / "metrics.json").exists()
 
 
-def prepare_models(run: FewShotRun, setting: Setting, source: list[Task], log) -> dict:
+def prepare_models(run: FewShotRun, setting: Setting, source: list[Task], log,
+                   methods: Sequence[str]) -> dict:
     """LegNet and every ``run.meta_baselines`` model, each pretrained and then meta-trained
     from its pretraining (reused when done); the LegNet's :class:`FewShotModels` carries the
     baselines' in ``baselines``."""
     out = _prepare(run, setting, source, log, run.out / "runs" / setting.name)
-    methods = run.methods or DEFAULT_METHODS
-    if "meta-legnet-head" in methods:  # fitted on energies, also in an s2f setting
-        _prepare_head(run, setting, source, log, run.out / "runs" / setting.name,
-                      out["models"])
-        out["head_meta_train_s"] = out["models"].head_seconds
+    if "meta-legnet-head" in methods:
+        out["head_meta_train_s"] = _prepare_head(run, setting, source, log,
+                                                 run.out / "runs" / setting.name,
+                                                 out["models"])
     for name in run.meta_baselines:
         spec = META_BASELINES[name]
         b = _prepare(run, setting, source, log, run.out / "runs" / setting.name / name,
@@ -99,9 +99,10 @@ def _meta_config(run: FewShotRun, setting: Setting, tc: TrainConfig, init: Path,
 
 
 def _prepare_head(run: FewShotRun, setting: Setting, source: list[Task], log, folder: Path,
-                  models: FewShotModels) -> None:
+                  models: FewShotModels) -> float:
     """Meta-train LegNet through the ridge head from the same pretraining
-    (``folder/meta_head``) and attach it to ``models``."""
+    (``folder/meta_head``, on energies also in an s2f setting), attach it to ``models``
+    and return its meta-training wall time (s)."""
     structures = [s.atoms for t in source for s in t.samples]
     meta = folder / "meta_head"
     if not _done_runs(meta):
@@ -116,8 +117,7 @@ def _prepare_head(run: FewShotRun, setting: Setting, source: list[Task], log, fo
     info = payload["metadata"]["meta"]
     models.head_lambda = float(info["head_lambda"])
     models.head_small_support_choice = (info.get("small_support") or {}).get("choice")
-    models.head_seconds = float(json.loads((meta / "metrics.json").read_text())
-                                ["train_time_s"])
+    return float(json.loads((meta / "metrics.json").read_text())["train_time_s"])
 
 
 def _prepare(run: FewShotRun, setting: Setting, source: list[Task], log, folder: Path,
@@ -202,7 +202,7 @@ def run_fewshot(run: FewShotRun, settings: Sequence[Setting], log=print) -> Path
         validate_structures(structures)
         samples, _ = make_samples(structures, tc)
         source, target_tasks = split_tasks(setting, samples)
-        prepared = prepare_models(run, setting, source, log)
+        prepared = prepare_models(run, setting, source, log, methods)
         m = prepared["models"]
         c = cost.setdefault(setting.name, {})
         c.update({k: v for k, v in prepared.items() if k != "models"})

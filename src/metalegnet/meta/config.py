@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,7 +95,7 @@ class MetaTrainConfig:
             if not self.model.startswith("legnet"):
                 raise ConfigError(f"inner=ridge-head adapts LegNet's output block; "
                                   f"model {self.model!r} has none")
-        if not (self.head_lambda > 0 and self.head_lambda < float("inf")):
+        if not (self.head_lambda > 0 and math.isfinite(self.head_lambda)):
             raise ConfigError(f"MetaTrainConfig.head_lambda must be > 0, got "
                               f"{self.head_lambda}")
         if not self.group_by:
