@@ -119,6 +119,17 @@ def test_resume_skips_finished_and_regenerates_identically(alloy_run, capsys):
     assert after == before  # same seed, same bytes
 
 
+def test_resume_accepts_a_manifest_from_before_min_cluster_atoms(alloy_run, capsys):
+    out, _ = alloy_run
+    path = out / "manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest["settings"]["plan"]["preset_config"]["min_cluster_atoms"]
+    path.write_text(json.dumps(manifest))
+    code = main(["data", "generate", "--preset", "alloy-surface", "--n", "3", "--out", str(out),
+                 "--seed", "5", "--metals", "Cu,Pt", *ARGS])
+    assert code == 0 and "3 already done, 0 new" in capsys.readouterr().out
+
+
 def test_systems_generates_part_of_the_same_plan(alloy_run, tmp_path, capsys):
     out, _ = alloy_run
     part = tmp_path / "part"
@@ -226,3 +237,42 @@ def test_recipes_are_deterministic(name):
     assert all(s.startswith(name + "-") for s in sids)
     tasks = {(job.spec.system_id, t.adsorbate) for job in a for t in job.trajectories}
     assert len(tasks) == len(sids) // recipe.placements_per_adsorbate
+
+
+def test_a_killed_run_leaves_no_worker_behind(tmp_path):
+    """SIGTERM to the main process ends its pool workers too (no orphan keeps writing)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "metalegnet", "data", "generate", "--preset", "alloy-surface",
+         "--n", "64", "--out", str(out), "--seed", "5", "--metals", "Cu,Pt", "--oracle", "emt",
+         "--workers", "1", "--no-progress", "--adsorbates", "O,H",
+         "--adsorbates-per-system", "2", "--placements", "16"],  # long jobs: 32 relaxations
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    children_file = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    if not children_file.exists():
+        proc.kill()
+        pytest.skip("no /proc children list on this system")
+    deadline, workers = time.time() + 60, []
+    while time.time() < deadline and not list(out.glob("*.extxyz")):
+        time.sleep(0.2)  # until a worker is busy with the trajectories
+    workers = [int(p) for p in children_file.read_text().split()]
+    assert workers, "the generation started no worker process"
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    deadline = time.time() + 3  # an orphan would finish its 32-relaxation job first
+    alive = workers
+    while alive and time.time() < deadline:
+        time.sleep(0.2)
+        alive = [p for p in workers if Path(f"/proc/{p}").exists()
+                 and "Z" not in Path(f"/proc/{p}/stat").read_text().split()[2]]
+    assert not alive, f"orphan workers still running: {alive}"
+    n_files = len(list(out.glob("*.extxyz")))
+    time.sleep(1.0)
+    assert len(list(out.glob("*.extxyz"))) == n_files  # nothing written after the kill
+    assert n_files < 64 and os.path.exists(out / "manifest.json")

@@ -161,3 +161,32 @@ def test_every_preset_samples_and_builds():
             assert set(atoms.get_chemical_symbols()) <= set().union(
                 *(f.elements for f in fams))
             _check_tags(atoms)
+
+
+def test_trimetallic_cluster_has_equal_thirds_and_vegard_spacing():
+    atoms = builders.build_cluster("oct38", "Ni", "Pt", 1 / 3, seed=3, guest2="Au",
+                                   x_guest2=1 / 3)
+    syms = atoms.get_chemical_symbols()
+    assert len(atoms) == 38 and set(syms) == {"Ni", "Pt", "Au"}
+    assert syms.count("Pt") == round(38 / 3) and syms.count("Au") == round(38 / 3)
+    _check_tags(atoms)
+    # the Vegard lattice constant lies between the pure metals': so do the bond lengths
+    d = lambda at: np.sort(at.get_all_distances()[0])[1]  # noqa: E731
+    pure_ni, pure_au = (builders.build_cluster("oct38", m) for m in ("Ni", "Au"))
+    assert d(pure_ni) < d(atoms) < d(pure_au)
+    with pytest.raises(ConfigError):
+        builders.build_cluster("oct38", "Ni", guest2="Au", x_guest2=0.3)
+
+
+def test_trimetallic_group_is_opt_in():
+    default = families("nanocluster")
+    assert {f.group for f in default} == {"mono", "bi"}  # older plans are unchanged
+    tri = families("nanocluster", PresetConfig(metals=("Ni", "Cu", "Pt", "Au"),
+                                               groups=("tri",)))
+    assert len(tri) == 4 and all(len(f.elements) == 3 for f in tri)  # C(4, 3)
+    spec = sample_system("nanocluster", tri, np.random.default_rng(0), "t",
+                         PresetConfig(groups=("tri",), max_cluster_atoms=39))
+    atoms = build_system(spec)
+    assert len(set(atoms.get_chemical_symbols())) == 3
+    assert spec.surface.split()[0] in {"".join(sorted(f.elements, key=lambda m: (
+        "Ni", "Cu", "Pt", "Au").index(m))) for f in tri}

@@ -94,16 +94,23 @@ CLUSTER_SHAPES: dict[str, tuple[str, tuple[int, ...], int]] = {
 
 
 def build_cluster(shape: str, host: str, guest: str | None = None, x_guest: float = 0.0,
-                  seed: int = 0) -> Atoms:
-    """A mono- or bimetallic nanocluster (random substitution of ``x_guest`` by ``guest``).
+                  seed: int = 0, guest2: str | None = None, x_guest2: float = 0.0) -> Atoms:
+    """A mono-, bi- or trimetallic nanocluster: random substitution of a fraction ``x_guest``
+    of all atoms by ``guest``, then (trimetallic) of ``x_guest2`` of all atoms, drawn among
+    the remaining host atoms, by ``guest2``.
 
-    The lattice constant is the Vegard mean of the two fcc metals. Core atoms (12 neighbours)
-    are held (tag 0), surface atoms are free (tag 1).
+    The lattice constant is the Vegard mean a = (1 - x - x2) a_host + x a_guest + x2 a_guest2
+    of the fcc metals. Core atoms (12 neighbours) are held (tag 0), surface atoms are free
+    (tag 1).
     """
     kind, params, _ = CLUSTER_SHAPES[shape]
+    if guest2 and not guest:
+        raise ConfigError("a trimetallic cluster needs guest before guest2")
     a = lattice_constant(host, "fcc")
     if guest:
-        a = (1.0 - x_guest) * a + x_guest * lattice_constant(guest, "fcc")
+        a = (1.0 - x_guest - x_guest2) * a + x_guest * lattice_constant(guest, "fcc")
+    if guest2:
+        a += x_guest2 * lattice_constant(guest2, "fcc")
     if kind == "icosahedron":
         atoms = Icosahedron(host, params[0], latticeconstant=a)
     elif kind == "decahedron":
@@ -111,8 +118,13 @@ def build_cluster(shape: str, host: str, guest: str | None = None, x_guest: floa
     else:
         atoms = Octahedron(host, *params, latticeconstant=a)
     atoms = Atoms(atoms)  # a plain Atoms (ase.cluster returns a Cluster subclass)
+    rng = np.random.default_rng(seed)
     if guest:
-        substitute_random(atoms, guest, x_guest, np.random.default_rng(seed))
+        substitute_random(atoms, guest, x_guest, rng)
+    if guest2:
+        hosts = np.array(atoms.get_chemical_symbols()) == host
+        substitute_random(atoms, guest2, x_guest2 * len(atoms) / max(hosts.sum(), 1), rng,
+                          among=hosts)
     atoms.center(vacuum=VACUUM)
     d_nn = a / np.sqrt(2.0)
     i = neighbor_list("i", atoms, 1.2 * d_nn)

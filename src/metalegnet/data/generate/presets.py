@@ -26,6 +26,8 @@ BCC_METALS = ("Fe", "Mo", "W", "Cr")
 HCP_METALS = ("Ru", "Co", "Os", "Re")
 #: Random-alloy compositions: fraction of the second metal B in A_(1-x)B_x.
 RANDOM_FRACTIONS = (0.25, 0.5, 0.75)
+#: Fraction of each guest metal in a trimetallic nanocluster A_(1/3)B_(1/3)C_(1/3).
+TRIMETALLIC_FRACTION = 1.0 / 3.0
 
 #: System kind of each preset, as written into ``info['system_kind']``.
 PRESET_KINDS = {"nanocluster": "0d", "alloy-surface": "3d", "2d": "2d", "oxide": "oxide"}
@@ -78,11 +80,16 @@ class PresetConfig:
     Attributes:
         metals: restrict the metals of ``nanocluster``/``alloy-surface`` (None: all).
         max_cluster_atoms: largest nanocluster drawn (13-147).
+        min_cluster_atoms: smallest nanocluster drawn (13-147; the 13-atom clusters
+            reconstruct under polyatomic adsorbates).
         groups: restrict the sampling groups (e.g. ``("fcc-pure", "fcc-L12")``; None: all).
+            The nanocluster group ``tri`` (trimetallic, equal thirds) exists only when named
+            here, so plans drawn without it are unchanged.
     """
 
     metals: tuple[str, ...] | None = None
     max_cluster_atoms: int = 147
+    min_cluster_atoms: int = 13
     groups: tuple[str, ...] | None = None
 
 
@@ -99,6 +106,10 @@ def families(preset: str, cfg: PresetConfig | None = None) -> list[Family]:
         out += [Family(f"cluster {m}", "mono", frozenset([m]), {"host": m}) for m in fcc]
         out += [Family(f"cluster {a}-{b}", "bi", frozenset([a, b]), {"host": a, "guest": b})
                 for a, b in itertools.permutations(fcc, 2)]
+        if cfg.groups is not None and "tri" in cfg.groups:  # opt-in: keeps older plans
+            out += [Family(f"cluster {a}-{b}-{c}", "tri", frozenset([a, b, c]),
+                           {"host": a, "guest": b, "guest2": c})
+                    for a, b, c in itertools.combinations(fcc, 3)]
     elif preset == "alloy-surface":
         for lattice, pool in (("fcc", FCC_METALS), ("bcc", BCC_METALS), ("hcp", HCP_METALS)):
             ms = _metals(pool, cfg)
@@ -166,12 +177,16 @@ def sample_system(preset: str, fams: list[Family], rng: np.random.Generator, sys
     kind = PRESET_KINDS[preset]
     if preset == "nanocluster":
         shapes = [s for s, (_, _, n) in builders.CLUSTER_SHAPES.items()
-                  if n <= cfg.max_cluster_atoms]
+                  if cfg.min_cluster_atoms <= n <= cfg.max_cluster_atoms]
         if not shapes:
-            raise ConfigError(f"no nanocluster shape has <= {cfg.max_cluster_atoms} atoms")
+            raise ConfigError(f"no nanocluster shape has {cfg.min_cluster_atoms}-"
+                              f"{cfg.max_cluster_atoms} atoms")
         shape = shapes[rng.integers(len(shapes))]
         p.update(shape=shape, seed=seed)
-        if "guest" in p:
+        if "guest2" in p:  # trimetallic: equal thirds
+            p["x_guest"] = p["x_guest2"] = TRIMETALLIC_FRACTION
+            surface = f"{p['host']}{p['guest']}{p['guest2']} {shape}"
+        elif "guest" in p:
             p["x_guest"] = float(RANDOM_FRACTIONS[rng.integers(len(RANDOM_FRACTIONS))])
             surface = (f"{p['host']}{1 - p['x_guest']:.2f}{p['guest']}{p['x_guest']:.2f} "
                        f"{shape}")
@@ -205,7 +220,8 @@ def build_system(spec: SystemSpec) -> Atoms:
     p = dict(spec.params)
     if spec.builder == "cluster":
         return builders.build_cluster(p["shape"], p["host"], p.get("guest"),
-                                      p.get("x_guest", 0.0), p["seed"])
+                                      p.get("x_guest", 0.0), p["seed"], p.get("guest2"),
+                                      p.get("x_guest2", 0.0))
     if spec.builder == "metal_slab":
         return builders.build_metal_slab(p["lattice"], p["facet"], p["host"], p.get("guest"),
                                          p["order"], p.get("x_guest", 0.0), p["seed"])

@@ -17,6 +17,10 @@ from metalegnet.surface.adsorbates import FEWSHOT_EXTRA, OC20_COMMON
 
 #: The adsorbates EMT keeps intact.
 ATOMIC = ("H", "O", "N", "C")
+#: The polyatomic pool of the ML-oracle benchmark sets (bench-3d-ml, bench-0d-ml).
+ML_POOL = ("OH", "CO", "CH3", "NH2", "CHO", "OCH3", "NO", "CH2CO", "H", "O")
+#: Metals of the 0D few-shot setting (source clusters and trimetallic targets).
+CLUSTER_METALS = ("Ni", "Cu", "Pd", "Ag", "Pt", "Au")
 
 
 @dataclass(frozen=True)
@@ -72,13 +76,36 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in (
            "NH2, CHO, OCH3, NO, CH2CO, ...), ML-oracle labels: 12 systems x 2 adsorbates x 4 "
            "placements; the embedded 'bench-3d-ml' set is its SevenNet-0 run, frames "
            "subsampled", "alloy-surface", 96, 2030, 2, 4,
-           ml_adsorbates=("OH", "CO", "CH3", "NH2", "CHO", "OCH3", "NO", "CH2CO", "H", "O"),
-           default_oracle="sevennet"),
+           ml_adsorbates=ML_POOL, default_oracle="sevennet"),
     Recipe("fewshot-3d-ml", "few-shot target of the paper's 3D setting: CHOHCH2OH on fcc "
            "metal/alloy slabs of metals the bench-3d-ml source has (Pt, Ir, Cu, Ni, Al, Au), "
            "ML-oracle labels: 2 systems x 1 adsorbate x 6 placements", "alloy-surface", 12,
            2031, 1, 6, ml_adsorbates=("CHOHCH2OH",), default_oracle="sevennet",
            preset_config=PresetConfig(metals=("Pt", "Ir", "Cu", "Ni", "Al", "Au"))),
+    Recipe("bench-0d-ml", "0D mono- and bimetallic nanoclusters (19-39 atoms) of Ni, Cu, "
+           "Pd, Ag, Pt, Au with polyatomic adsorbates (OH, CO, CH3, NH2, CHO, OCH3, NO, "
+           "CH2CO, ...), ML-oracle labels: 12 systems x 2 adsorbates x 3 placements; the "
+           "few-shot source of the paper's 0D setting", "nanocluster", 72, 2033, 2, 3,
+           ml_adsorbates=ML_POOL, default_oracle="sevennet",
+           preset_config=PresetConfig(metals=CLUSTER_METALS, min_cluster_atoms=19,
+                                      max_cluster_atoms=39,
+                                      groups=("mono", "bi"))),
+    Recipe("fewshot-0d-ml", "few-shot target of the paper's 0D setting: CH2CO on trimetallic "
+           "nanoclusters (equal thirds, 19-39 atoms) of the bench-0d-ml metals, ML-oracle "
+           "labels: 2 systems x 1 adsorbate x 6 placements", "nanocluster", 12, 2034, 1, 6,
+           ml_adsorbates=("CH2CO",), default_oracle="sevennet",
+           preset_config=PresetConfig(metals=CLUSTER_METALS, min_cluster_atoms=19,
+                                      max_cluster_atoms=39,
+                                      groups=("tri",))),
+    Recipe("bench-2d-ml", "2D sheets (MoS2, WS2, graphene, h-BN; pristine/doped/vacancy) "
+           "with adsorbates other than OH, ML-oracle labels: 12 systems x 2 adsorbates x 5 "
+           "placements; the few-shot source of the paper's 2D setting (IS2RE)", "2d", 120,
+           2035, 2, 5, ml_adsorbates=("H", "O", "N", "CO", "NO", "CH3", "NH2", "CHO", "OCH3"),
+           default_oracle="sevennet"),
+    Recipe("fewshot-2d-ml", "few-shot target of the paper's 2D setting (IS2RE): OH, which no "
+           "bench-2d-ml system has, on 2D sheets, ML-oracle labels: 4 systems x 1 adsorbate "
+           "x 10 placements", "2d", 40, 2036, 1, 10, ml_adsorbates=("OH",),
+           default_oracle="sevennet"),
     Recipe("bench-2d", "2D materials (MoS2, WS2, graphene, h-BN; pristine/doped/vacancy): 24 "
            "systems x 2 adsorbates x 2 placements (ML oracles)", "2d", 96, 2027, 2, 2,
            default_oracle="sevennet"),

@@ -16,18 +16,20 @@ so a generation stopped midway resumes where it stopped: finished ``sid`` are sk
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing as mp
 import os
 import signal
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from metalegnet.data.generate.oracles import Oracle, OracleError, describe_elements, load_oracle
 from metalegnet.data.generate.plan import PlanConfig, SystemJob, make_plan
-from metalegnet.data.generate.presets import usable_families
+from metalegnet.data.generate.presets import PresetConfig, usable_families
 from metalegnet.data.generate.references import compute_references
 from metalegnet.data.generate.trajectory import (
     JobContext,
@@ -168,7 +170,10 @@ def _check_resume(out: Path, settings: dict) -> None:
     path = out / MANIFEST
     if not path.exists():
         return
-    old = json.loads(path.read_text()).get("settings")
+    old = json.loads(path.read_text()).get("settings") or {}
+    preset_config = old.get("plan", {}).get("preset_config")
+    if isinstance(preset_config, dict):  # written before a PresetConfig field existed
+        old["plan"]["preset_config"] = {**asdict(PresetConfig()), **preset_config}
     if old != settings:
         raise ConfigError(f"{out} holds a different generation (its manifest.json settings "
                           "differ); choose another --out or the same settings to resume")
@@ -276,13 +281,32 @@ def _execute(pending: list[SystemJob], ctx: JobContext, oracle: Oracle, cfg: Gen
         # Always worker processes (even one): each has single-threaded BLAS, so the BFGS
         # steps, and hence the files, do not depend on the number of workers.
         mp_ctx = mp.get_context("spawn")
-        with _single_threaded_children(), mp_ctx.Pool(
+        with _single_threaded_children(), _sigterm_exits(), mp_ctx.Pool(
                 workers, initializer=_init_worker,
                 initargs=(cfg.oracle, cfg.device, ctx)) as pool:
             for records in pool.imap_unordered(_work, pending, chunksize=1):
                 consume(records)
     bar.close()
     return new
+
+
+@contextlib.contextmanager
+def _sigterm_exits():
+    """SIGTERM (``kill``) raises SystemExit in the main process, so leaving the pool's
+    ``with`` terminates its workers: a killed run leaves no orphan worker still writing
+    trajectories into the output folder (finished ones stay; a rerun resumes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _exit(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _single_threaded_children():
