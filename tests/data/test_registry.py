@@ -11,7 +11,8 @@ from metalegnet.errors import DataError
 EXPECTED = {"oc20-mini": 5296, "oc22-mini": 32, "xu-kitchin": 1106, "mamun-subset": 31,
             "c3-cu111": 364, "pdn-ceria": 69, "gamenet-fg": 3108, "gamenet-fg-references": 221,
             "wwl-simple": 1422, "wwl-complex": 369, "wwl-gpr": 1791,
-            "bench-3d-ml": 1377, "fewshot-3d-ml": 376}
+            "bench-3d-ml": 1377, "fewshot-3d-ml": 376, "bench-0d-ml": 1080,
+            "fewshot-0d-ml": 284, "bench-2d-ml": 1409, "fewshot-2d-ml": 466}
 
 
 def test_available_lists_every_set():

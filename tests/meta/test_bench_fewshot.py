@@ -12,6 +12,7 @@ from metalegnet.bench.fewshot import FewShotRun
 from metalegnet.bench.fewshot_run import run_fewshot
 from metalegnet.bench.fewshot_settings import Setting
 from metalegnet.cli import main
+from metalegnet.errors import ConfigError
 
 from .conftest import emt_slab
 
@@ -176,3 +177,104 @@ def test_fewshot_3d_ml_setting_targets_an_adsorbate_no_source_task_has():
         assert {s.atoms.info["adsorbate"] for t in tasks for s in t.samples} == {"CHOHCH2OH"}
     assert "CHOHCH2OH" not in {s.atoms.info["adsorbate"] for t in source for s in t.samples}
     assert len(source) == 12
+
+
+def _trajectories():
+    """Two-frame 'relaxations': frame 0 a jittered slab, frame 1 another jitter of it whose
+    e_ads differs; the IS2RE label of a trajectory is its last frame's e_ads."""
+    out = []
+    for traj in _structures():
+        last = emt_slab(traj.info["surface"], "CO", 1000 + len(out))
+        last.info.update(sid=traj.info["sid"], e_ads=traj.info["e_ads"] - 0.5 - 0.01 * len(out))
+        traj.info.update(fid=0, nframes=2)
+        last.info.update(fid=1, nframes=2)
+        out += [traj, last]
+    return out
+
+
+def test_paired_is2re_labels_each_initial_frame_with_its_relaxed_energy():
+    from metalegnet.bench.fewshot_settings import paired_is2re
+    from metalegnet.errors import DataError
+
+    frames = _trajectories()
+    pairs = paired_is2re(frames)
+    assert len(pairs) == len(frames) // 2
+    for pair, first, last in zip(pairs, frames[::2], frames[1::2], strict=True):
+        assert pair.info["sid"] == first.info["sid"]
+        assert pair.positions == pytest.approx(first.positions)  # the initial structure
+        assert pair.info["e_ads"] == pytest.approx(last.info["e_ads"])
+        assert pair.info["e_ads_initial"] == pytest.approx(first.info["e_ads"])
+        assert pair.calc is None  # no initial-frame energy or forces left to learn from
+    del frames[1].info["e_ads"]  # an unconverged relaxation: left out, like drop_unlabelled
+    assert [a.info["sid"] for a in paired_is2re(frames)] == [a.info["sid"]
+                                                             for a in frames[2::2]]
+    for last in frames[1::2]:
+        last.info.pop("e_ads", None)
+    with pytest.raises(DataError, match="relaxed"):
+        paired_is2re(frames)
+    with pytest.raises(ConfigError, match="task"):
+        Setting("bad", (), ("surface",), {}, task="s2x")
+
+
+def test_is2re_setting_scores_relaxed_energies_with_every_energy_method(tmp_path):
+    setting = Setting("emt-is", (), ("surface",), {"Au(111) CO": {"surface": ["Au"]}},
+                      loader=_trajectories, task="is2re")
+    assert setting.train_task == "s2e"
+    run = FewShotRun(out=tmp_path, ks=[3], draws=2, pretrain_epochs=1, meta_steps=2,
+                     model_config={"num_features": 8, "num_blocks": 1}, cutoff=4.0,
+                     command="test", methods=["support-mean", "zero-shot-legnet",
+                                              "meta-legnet-head", "ridge"])
+    run_fewshot(run, [setting], log=lambda *_: None)
+    (row,) = json.loads((tmp_path / "results.json").read_text())["rows"]
+    assert row["task"] == "is2re" and row["n_query"] == 14 - 3
+    assert set(row["models"]) == {"support-mean", "zero-shot-legnet", "meta-legnet-head",
+                                  "ridge"}
+    # relaxed labels: the Au targets are their initial e_ads - 0.5 - 0.01 i, and the support
+    # mean of 3 of them misses the others by at most their spread
+    relaxed = [a.info["e_ads"] for a in setting.structures() if a.info["surface"] == "Au"]
+    assert row["models"]["support-mean"]["mae_mean"] <= max(relaxed) - min(relaxed)
+    assert "IS2RE" in (tmp_path / "results.md").read_text()
+
+
+def test_fewshot_0d_ml_setting_targets_trimetallic_clusters_no_source_task_has():
+    from metalegnet.bench.fewshot_run import split_tasks
+    from metalegnet.bench.fewshot_settings import SETTINGS
+    from metalegnet.data.labels import labels_for_task
+
+    setting = SETTINGS["fewshot-0d-ml"]
+    assert setting.task == "s2f" and setting.train_task == "s2ef"
+    samples = labels_for_task([a for a in setting.structures() if "e_ads" in a.info],
+                              "s2ef", "adsorption", "e_ads")
+    source, targets = split_tasks(setting, samples)
+    assert sorted(targets) == ["CH2CO on NiCuPt oct38", "CH2CO on NiPtAu dec19"]
+    target_metals = set()
+    for tasks in targets.values():
+        assert sum(len(t) for t in tasks) >= 30
+        atoms = [s.atoms for t in tasks for s in t.samples]
+        assert {a.info["adsorbate"] for a in atoms} == {"CH2CO"}
+        metals = {m for a in atoms for m in a.get_chemical_symbols()} - {"C", "H", "O"}
+        assert len(metals) == 3  # trimetallic
+        target_metals |= metals
+    source_atoms = [s.atoms for t in source for s in t.samples]
+    assert all(len(set(a.get_chemical_symbols()) - {"C", "H", "O", "N"}) <= 2
+               for a in source_atoms)  # no trimetallic source cluster
+    assert target_metals <= {m for a in source_atoms for m in a.get_chemical_symbols()}
+    assert len(source) == 12
+
+
+def test_fewshot_2d_ml_setting_pairs_relaxations_and_holds_out_oh():
+    from metalegnet.bench.fewshot_run import split_tasks
+    from metalegnet.bench.fewshot_settings import SETTINGS
+    from metalegnet.data.labels import labels_for_task
+
+    setting = SETTINGS["fewshot-2d-ml"]
+    assert setting.task == "is2re" and setting.train_task == "s2e"
+    structures = setting.structures()
+    assert len({a.info["sid"] for a in structures}) == len(structures)  # one per relaxation
+    samples = labels_for_task(structures, "s2e", "adsorption", "e_ads")
+    source, targets = split_tasks(setting, samples)
+    (target,) = targets["OH on 2D sheets"]
+    assert len(target) >= 30
+    assert len({s.atoms.info["system_id"] for s in target.samples}) == 4
+    assert all(s.atoms.info["fid"] == 0 for s in target.samples)  # initial structures
+    assert "OH" not in {s.atoms.info["adsorbate"] for t in source for s in t.samples}

@@ -31,7 +31,8 @@ def register(subparsers) -> None:
         "on validation instead and record it in metalegnet/bench/configs/bench_<suite>.yaml.")
     p.add_argument("--suite", choices=("quick", "full", "large"), default="quick",
                    help="quick: 2 CPU cores, < 45 min with --jobs 2; full: the published "
-                        "table (a ~1.5 h CPU job); large: GPU scale")
+                        "table (about 10 CPU-hours measured, ~5 h with --jobs 2; resumable); "
+                        "large: GPU scale")
     p.add_argument("--out", metavar="DIR", help="output folder (required unless --tune)")
     p.add_argument("--jobs", type=int, default=1, help="parallel runs, 1 torch thread each")
     p.add_argument("--seeds", type=int, help="number of seeds 0..K-1 (default: the suite's)")

@@ -153,7 +153,8 @@ def markdown(results: dict) -> str:
     seen = {m for r in rows for m in r["models"]}
     methods = [m for m in METHODS if m in seen] + sorted(seen - set(METHODS))
     lines = ["# Few-shot adaptation (query MAE: adsorption energy in eV; forces on the free "
-             "atoms in eV/Å on the rows marked S2F)", "",
+             "atoms in eV/Å on the rows marked S2F; the relaxed adsorption energy from the "
+             "initial structure, in eV, on the rows marked IS2RE)", "",
              f"Command: `{results['command']}`  ", f"Machine: {results['machine']}  ",
              f"Date: {results['date']}", "",
              "Mean ± std over support draws (the query set is the rest of the target task; "
@@ -171,7 +172,8 @@ def markdown(results: dict) -> str:
             digits = 4 if r.get("task") == "s2f" else 3  # forces: eV/Å, small
             txt = f"{v['mae_mean']:.{digits}f} ± {v['mae_std']:.{digits}f}"
             cells.append(f"**{txt}**" if v["mae_mean"] == best else txt)
-        target = r["target"] + (" (S2F, eV/Å)" if r.get("task") == "s2f" else "")
+        target = r["target"] + {"s2f": " (S2F, eV/Å)", "is2re": " (IS2RE, eV)"}.get(
+            r.get("task"), "")
         lines.append(f"| {target} | {r['k']} | " + " | ".join(cells) + " |")
     for method, key in CHOICE_METHODS.items():
         if any(r.get(key) for r in rows):

@@ -176,7 +176,8 @@ def _write(run: FewShotRun, records: list[dict], cost: dict, notes: list[str]) -
     results = {"command": run.command, "machine": machine(), "cpu": cpu_name(),
                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                "units": {"mae": "eV (adsorption energy) on s2e rows, eV/Å (forces on the "
-                         "free atoms) on s2f rows"}, "ks": run.ks,
+                         "free atoms) on s2f rows, eV (relaxed adsorption energy from the "
+                         "initial structure) on is2re rows"}, "ks": run.ks,
                "draws": run.draws, "rows": summarize(records), "cost": cost,
                "notes": notes}
     atomic_write_text(run.out / "results.json", json.dumps(results, indent=1))

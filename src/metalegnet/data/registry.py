@@ -26,6 +26,19 @@ references``        (``info["calc_type"]`` = ``slab`` / ``gas``): total energies
 ``fewshot-3d-ml``   generated (``--recipe fewshot-3d-ml``, SevenNet-0): CHOHCH2OH relaxed on
                     Cu fcc(100) and AuNi L1_0 fcc(211), the few-shot S2F target (first,
                     last, every 4th frame): energy, forces, ``e_ads``
+``bench-0d-ml``     generated (``--recipe bench-0d-ml``, SevenNet-0): polyatomic adsorbates
+                    relaxed on 12 mono/bimetallic nanoclusters (19-39 atoms), 66
+                    trajectories, 1,080 frames (first, last, every 4th): energy, forces,
+                    ``e_ads``
+``fewshot-0d-ml``   generated (``--recipe fewshot-0d-ml``, SevenNet-0): CH2CO on the
+                    trimetallic NiPtAu dec19 and NiCuPt oct38, the few-shot S2F target of the
+                    0D setting, 11 trajectories, 284 frames: energy, forces, ``e_ads``
+``bench-2d-ml``     generated (``--recipe bench-2d-ml``, SevenNet-0): adsorbates other than OH
+                    relaxed on 12 2D sheets (MoS2, WS2, graphene, h-BN; pristine, doped,
+                    vacancy), 107 trajectories, 1,409 frames: energy, forces, ``e_ads``
+``fewshot-2d-ml``   generated (``--recipe fewshot-2d-ml``, SevenNet-0): OH relaxed from 10
+                    starts on each of 4 sheets, the few-shot IS2RE target of the 2D setting,
+                    40 trajectories, 466 frames: energy, forces, ``e_ads``
 ==================  ======================================================================
 
 Files are read once per process and cached; :func:`load` returns fresh copies.
@@ -58,6 +71,10 @@ _SETS: dict[str, tuple[str, str]] = {
     "wwl-gpr": ("wwl_gpr", "*.extxyz.xz"),
     "bench-3d-ml": ("bench_3d_ml", "*.extxyz.xz"),
     "fewshot-3d-ml": ("fewshot_3d_ml", "*.extxyz.xz"),
+    "bench-0d-ml": ("bench_0d_ml", "*.extxyz.xz"),
+    "fewshot-0d-ml": ("fewshot_0d_ml", "*.extxyz.xz"),
+    "bench-2d-ml": ("bench_2d_ml", "*.extxyz.xz"),
+    "fewshot-2d-ml": ("fewshot_2d_ml", "*.extxyz.xz"),
 }
 _MAMUN_JSON = "Mamun_noble_C1_subset_adsorption.json"
 
