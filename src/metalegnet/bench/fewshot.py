@@ -56,7 +56,8 @@ def register(bench_subparsers) -> None:
         "DIR/results.json and DIR/results.md. Resumable: rerun the same command.")
     p.add_argument("--out", metavar="DIR", required=True)
     p.add_argument("--settings", help="comma-separated: wwl-alloys, xu-kitchin, gamenet-fg, "
-                   "bench-3d-ml, fewshot-3d-ml (S2F) (default wwl-alloys,xu-kitchin)")
+                   "bench-3d-ml, fewshot-3d-ml (S2F), fewshot-0d-ml (S2F), fewshot-2d-ml "
+                   "(IS2RE) (default wwl-alloys,xu-kitchin)")
     p.add_argument("--ks", help="support sizes (default 1,5,10,20)")
     p.add_argument("--draws", type=int, default=10, help="support draws per target and k")
     p.add_argument("--pretrain-epochs", type=int, default=15)

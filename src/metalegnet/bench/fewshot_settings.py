@@ -122,7 +122,7 @@ SETTINGS = {
     # four 2D sheets (``--recipe fewshot-2d-ml``); one sample per relaxation (initial
     # structure -> relaxed e_ads). A task is one adsorbate over every sheet: the relaxations
     # of one adsorbate on one sheet end in the same minimum (OH on MoS2 Co-doped: 1.73-1.78
-    # eV over 20 random starts), so a per-sheet task would be its own mean; source: every
+    # eV over 10 random starts), so a per-sheet task would be its own mean; source: every
     # bench-2d-ml adsorbate (H, O, N, CO, NO, CH3, NH2, CHO, OCH3)
     "fewshot-2d-ml": Setting(
         "fewshot-2d-ml", ("bench-2d-ml", "fewshot-2d-ml"), ("adsorbate",),
