@@ -161,16 +161,22 @@ def test_s2f_setting_scores_forces_of_the_adapted_models(tmp_path):
     assert "S2F" in (tmp_path / "results.md").read_text()
 
 
-def test_fewshot_3d_ml_setting_targets_an_adsorbate_no_source_task_has():
+def _embedded_setting(name: str, task: str):
+    """The embedded setting ``name`` (asserting its task), its source and target tasks."""
     from metalegnet.bench.fewshot_run import split_tasks
     from metalegnet.bench.fewshot_settings import SETTINGS
     from metalegnet.data.labels import labels_for_task
 
-    setting = SETTINGS["fewshot-3d-ml"]
-    assert setting.task == "s2f" and setting.train_task == "s2ef"
+    setting = SETTINGS[name]
+    assert setting.task == task
+    assert setting.train_task == {"s2f": "s2ef", "s2e": "s2e", "is2re": "s2e"}[task]
     samples = labels_for_task([a for a in setting.structures() if "e_ads" in a.info],
-                              "s2ef", "adsorption", "e_ads")
-    source, targets = split_tasks(setting, samples)
+                              setting.train_task, "adsorption", "e_ads")
+    return (setting, *split_tasks(setting, samples))
+
+
+def test_fewshot_3d_ml_setting_targets_an_adsorbate_no_source_task_has():
+    _, source, targets = _embedded_setting("fewshot-3d-ml", "s2f")
     assert sorted(targets) == ["CHOHCH2OH on AuNi L1_0 fcc(211)", "CHOHCH2OH on Cu fcc(100)"]
     for tasks in targets.values():
         assert sum(len(t) for t in tasks) >= 30
@@ -237,15 +243,7 @@ def test_is2re_setting_scores_relaxed_energies_with_every_energy_method(tmp_path
 
 
 def test_fewshot_0d_ml_setting_targets_trimetallic_clusters_no_source_task_has():
-    from metalegnet.bench.fewshot_run import split_tasks
-    from metalegnet.bench.fewshot_settings import SETTINGS
-    from metalegnet.data.labels import labels_for_task
-
-    setting = SETTINGS["fewshot-0d-ml"]
-    assert setting.task == "s2f" and setting.train_task == "s2ef"
-    samples = labels_for_task([a for a in setting.structures() if "e_ads" in a.info],
-                              "s2ef", "adsorption", "e_ads")
-    source, targets = split_tasks(setting, samples)
+    _, source, targets = _embedded_setting("fewshot-0d-ml", "s2f")
     assert sorted(targets) == ["CH2CO on NiCuPt oct38", "CH2CO on NiPtAu dec19"]
     target_metals = set()
     for tasks in targets.values():
@@ -263,16 +261,9 @@ def test_fewshot_0d_ml_setting_targets_trimetallic_clusters_no_source_task_has()
 
 
 def test_fewshot_2d_ml_setting_pairs_relaxations_and_holds_out_oh():
-    from metalegnet.bench.fewshot_run import split_tasks
-    from metalegnet.bench.fewshot_settings import SETTINGS
-    from metalegnet.data.labels import labels_for_task
-
-    setting = SETTINGS["fewshot-2d-ml"]
-    assert setting.task == "is2re" and setting.train_task == "s2e"
+    setting, source, targets = _embedded_setting("fewshot-2d-ml", "is2re")
     structures = setting.structures()
     assert len({a.info["sid"] for a in structures}) == len(structures)  # one per relaxation
-    samples = labels_for_task(structures, "s2e", "adsorption", "e_ads")
-    source, targets = split_tasks(setting, samples)
     (target,) = targets["OH on 2D sheets"]
     assert len(target) >= 30
     assert len({s.atoms.info["system_id"] for s in target.samples}) == 4
