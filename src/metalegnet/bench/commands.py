@@ -31,7 +31,7 @@ def register(subparsers) -> None:
         "on validation instead and record it in metalegnet/bench/configs/bench_<suite>.yaml.")
     p.add_argument("--suite", choices=("quick", "full", "large"), default="quick",
                    help="quick: 2 CPU cores, < 45 min with --jobs 2; full: the published "
-                        "table (about 10 CPU-hours measured, ~5 h with --jobs 2; resumable); "
+                        "table (11.5 CPU-hours measured, ~6 h with --jobs 2; resumable); "
                         "large: GPU scale")
     p.add_argument("--out", metavar="DIR", help="output folder (required unless --tune)")
     p.add_argument("--jobs", type=int, default=1, help="parallel runs, 1 torch thread each")
