@@ -62,6 +62,24 @@ def test_meta_train_writes_a_loadable_resumable_run(meta_run):
                  "--no-progress"]) == 0
     _, payload = load_checkpoint(out / "checkpoint.pt")
     assert payload["metadata"]["meta"]["meta_steps"] == 7
+    assert payload["metadata"]["meta"]["zero_shot_weight"] == 1.0  # the default
+
+
+def test_resuming_a_run_from_before_the_zero_shot_term_keeps_it_off(meta_run, tmp_path):
+    import shutil
+
+    import yaml
+
+    _, out = meta_run
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    cfg = yaml.safe_load((old / "config.yaml").read_text())
+    del cfg["zero_shot_weight"]  # as written before the term existed
+    (old / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert main(["meta-train", "--out", str(old), "--resume", "--meta-steps", "8",
+                 "--no-progress"]) == 0
+    _, payload = load_checkpoint(old / "checkpoint.pt")
+    assert payload["metadata"]["meta"]["zero_shot_weight"] == 0.0
 
 
 def test_adapt_on_five_structures_beats_zero_shot(meta_run):

@@ -108,6 +108,17 @@ def test_head_meta_loss_is_differentiable_and_refuses_forces(emt_tasks):
     assert model.embedding.weight.grad.abs().sum() > 0
     with pytest.raises(ConfigError, match="energies"):
         head_meta_loss(model, batch, Objective("energy", True, LossScales(0.3)), log_lam)
+    # the zero-shot term adds w times the uncorrected model's query loss
+    from metalegnet.meta.maml import task_loss
+
+    obj = Objective("energy", False, LossScales(0.3))
+    with torch.no_grad():
+        params = dict(model.named_parameters())
+        plain = sum(float(task_loss(model, params, q, obj, create_graph=False))
+                    for _, q in batch) / len(batch)
+        l0 = float(head_meta_loss(model, batch, obj, log_lam))
+        l1 = float(head_meta_loss(model, batch, obj, log_lam, zero_shot_weight=2.0))
+    assert l1 == pytest.approx(l0 + 2.0 * plain, rel=1e-10)
 
 
 def test_meta_training_through_the_head_lowers_its_meta_loss(tmp_path, emt_tasks):
@@ -120,7 +131,7 @@ def test_meta_training_through_the_head_lowers_its_meta_loss(tmp_path, emt_tasks
                           model_config={"num_features": 8, "num_blocks": 1}, cutoff=4.0,
                           support=4, query=2, meta_batch=2, meta_steps=30,
                           outer_lr=5e-3, checkpoint_every=4, progress=False,
-                          targets="surface=Au")
+                          targets="surface=Au", zero_shot_weight=0.0)  # the head's own loss
     trainer = MetaTrainer(cfg, tmp_path / "run", structures=emt_tasks, log=lambda *_: None)
     # a fixed evaluation batch: 3 support + 3 query structures of every source task
     source = trainer.data.source

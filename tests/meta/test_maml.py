@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from metalegnet.data.labels import labels_for_task
+from metalegnet.errors import ConfigError
 from metalegnet.meta.maml import (
     MAMLConfig,
     exact_higher_derivatives,
@@ -132,3 +133,26 @@ def test_meta_gradient_repeats_on_a_model_with_a_shared_submodule(emt_tasks):
     assert all(isinstance(p, torch.nn.Parameter) and p.is_leaf
                for _, p in model.named_parameters(remove_duplicate=False))
     assert any(float(g.abs().sum()) > 0 for g in second[1].values())
+
+
+@pytest.mark.parametrize("first_order", [False, True])
+def test_zero_shot_weight_adds_the_unadapted_query_loss(emt_tasks, first_order):
+    """L_T = L_Q(theta_n) + w L_Q(theta): the term is the unshifted, unadapted query loss,
+    and its gradient is that loss's own gradient (no inner step in it)."""
+    from metalegnet.meta.maml import task_loss
+
+    model, objective, batch = _setup(emt_tasks)
+    base = MAMLConfig(inner_steps=1, inner_lr=0.05, first_order=first_order)
+    anchored = MAMLConfig(inner_steps=1, inner_lr=0.05, first_order=first_order,
+                          zero_shot_weight=0.5)
+    params = dict(model.named_parameters())
+    plain = sum(task_loss(model, params, q, objective) for _, q in batch) / len(batch)
+    l0, g0 = meta_gradient(model, batch, objective, base)
+    l1, g1 = meta_gradient(model, batch, objective, anchored)
+    assert float(l1) == pytest.approx(float(l0) + 0.5 * float(plain.detach()), rel=1e-12)
+    gp = torch.autograd.grad(plain, list(params.values()), allow_unused=True)
+    for (n, p), g in zip(params.items(), gp):
+        expect = g0[n] + 0.5 * (torch.zeros_like(p) if g is None else g)
+        assert torch.allclose(g1[n], expect, rtol=1e-10, atol=1e-12), n
+    with pytest.raises(ConfigError, match="zero_shot_weight"):
+        MAMLConfig(zero_shot_weight=-1.0)

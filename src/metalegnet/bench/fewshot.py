@@ -44,6 +44,7 @@ class FewShotRun:
     inner_steps: int = 2
     inner_lr: float = 0.005
     meta_baselines: list[str] = field(default_factory=list)
+    zero_shot_weight: float = 1.0
     command: str = ""
 
 
@@ -66,6 +67,9 @@ def register(bench_subparsers) -> None:
     p.add_argument("--meta-baselines", help="comma-separated baselines to pretrain, "
                    "meta-train and adapt the same way (schnet, cgcnn, painn): the "
                    "meta-<name> columns")
+    p.add_argument("--zero-shot-weight", type=float, default=1.0,
+                   help="meta-training's weight of the unadapted model's query loss "
+                   "(0: eq. 25 as published, the tables before 8 Dec 2026)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
 
@@ -98,19 +102,23 @@ def run(args) -> int:
         raise ConfigError("--methods: a meta-<baseline> method needs that baseline in "
                           "--meta-baselines")
     ks = _ints(args.ks, "--ks") if args.ks else list(DEFAULT_KS)
+    if not args.zero_shot_weight >= 0:
+        raise ConfigError(f"--zero-shot-weight must be >= 0, got {args.zero_shot_weight}")
     if not ks or any(k < 1 for k in ks) or args.draws < 1:
         raise ConfigError("--ks needs values >= 1 and --draws >= 1")
     parts = ["metalegnet bench fewshot", f"--out {args.out}"]
     for flag, value in (("--settings", args.settings), ("--ks", args.ks),
                         ("--draws", args.draws), ("--pretrain-epochs", args.pretrain_epochs),
                         ("--meta-steps", args.meta_steps), ("--methods", args.methods),
-                        ("--meta-baselines", args.meta_baselines), ("--seed", args.seed)):
+                        ("--meta-baselines", args.meta_baselines),
+                        ("--zero-shot-weight", args.zero_shot_weight), ("--seed", args.seed)):
         if value is not None:
             parts.append(f"{flag} {value}")
     cfg = FewShotRun(out=Path(args.out), settings=settings, ks=ks, draws=args.draws,
                      seed=args.seed, pretrain_epochs=args.pretrain_epochs,
                      meta_steps=args.meta_steps, methods=methods,
-                     meta_baselines=baselines, command=" ".join(parts))
+                     meta_baselines=baselines, zero_shot_weight=args.zero_shot_weight,
+                     command=" ".join(parts))
     from metalegnet.bench.fewshot_run import run_fewshot
 
     run_fewshot(cfg, [SETTINGS[s] for s in settings])

@@ -95,6 +95,7 @@ def _meta_config(run: FewShotRun, setting: Setting, tc: TrainConfig, init: Path,
                            meta_steps=run.meta_steps, outer_lr=1e-3,
                            inner_steps=run.inner_steps, inner_lr=run.inner_lr,
                            min_task_size=2, seed=run.seed, checkpoint_every=10,
+                           zero_shot_weight=run.zero_shot_weight,
                            progress=False, num_threads=1, **extra)
 
 

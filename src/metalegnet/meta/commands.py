@@ -17,7 +17,8 @@ from metalegnet.errors import ConfigError
 _FLAGS = ("data", "group_by", "targets", "task", "energy_target", "energy_key", "model",
           "cutoff", "init", "support", "query", "meta_batch", "meta_steps", "outer_lr",
           "inner_steps", "inner_lr", "first_order", "meta_sgd", "task_shift", "seed",
-          "num_threads", "progress", "checkpoint_every", "inner", "head_lambda")
+          "num_threads", "progress", "checkpoint_every", "inner", "head_lambda",
+          "zero_shot_weight")
 
 
 def register(subparsers) -> None:
@@ -64,6 +65,9 @@ def _register_meta_train(subparsers) -> None:
                    "closed-form last-layer solve (ridge-head, energies only)")
     p.add_argument("--head-lambda", type=float, help="initial relative ridge strength of "
                    "--inner ridge-head (learned)")
+    p.add_argument("--zero-shot-weight", type=float, help="weight of the unadapted model's "
+                   "query loss in the meta-loss, which keeps it a good zero-shot model "
+                   "(default 1; 0: eq. 25 as published)")
     p.add_argument("--seed", type=int)
     p.add_argument("--num-threads", type=int)
     p.add_argument("--checkpoint-every", type=int)
@@ -89,6 +93,11 @@ def run_meta_train(args: argparse.Namespace) -> int:
             raise ConfigError(f"--resume uses {out}/config.yaml; only --meta-steps, "
                               f"--num-threads, --no-progress may change (got "
                               f"{', '.join(sorted(changed))})")
+        from metalegnet.config import load_yaml
+
+        saved = load_yaml(str(out / "config.yaml"))
+        if "zero_shot_weight" not in saved:  # written before the term existed: w = 0
+            overrides["zero_shot_weight"] = 0.0
         config = load_meta_config(str(out / "config.yaml"), overrides)
     else:
         config = load_meta_config(args.config, overrides)

@@ -33,6 +33,9 @@ class MetaTrainConfig:
         meta_steps: outer steps. outer_lr: Adam rate beta. grad_clip: outer gradient norm.
         min_task_size: tasks with fewer structures are left out (need support + query).
         inner_steps / inner_lr / first_order / meta_sgd / task_shift: :class:`MAMLConfig`.
+        zero_shot_weight: w of :class:`MAMLConfig`: each task's meta-loss also carries w
+            times the unadapted model's query loss, so the meta-trained model stays a good
+            zero-shot model, the fallback of ``adapt`` (also with ``ridge-head``).
         seed: model initialisation and task draws (draws of step t depend on (seed, t)
             only, so a resumed run replays an uninterrupted one).
         checkpoint_every: write ``last.pt`` every this many outer steps.
@@ -67,6 +70,7 @@ class MetaTrainConfig:
     first_order: bool = False
     meta_sgd: bool = False
     task_shift: bool = True
+    zero_shot_weight: float = 1.0
     seed: int = 0
     checkpoint_every: int = 20
     small_support_draws: int = 2
@@ -106,7 +110,7 @@ class MetaTrainConfig:
     @property
     def maml(self) -> MAMLConfig:
         return MAMLConfig(self.inner_steps, self.inner_lr, self.first_order, self.meta_sgd,
-                          self.task_shift)
+                          self.task_shift, self.zero_shot_weight)
 
     @property
     def train_config(self) -> TrainConfig:

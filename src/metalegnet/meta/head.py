@@ -144,8 +144,11 @@ def solve_head(phi: torch.Tensor, residual: torch.Tensor, lambda_rel: torch.Tens
 
 
 def head_meta_loss(model: torch.nn.Module, batch: Sequence[tuple[AtomicGraph, AtomicGraph]],
-                   objective: Objective, log_lambda: torch.Tensor) -> torch.Tensor:
-    """(1/|B|) sum_T L_{Q_T} after the closed-form head on S_T (module docstring)."""
+                   objective: Objective, log_lambda: torch.Tensor,
+                   zero_shot_weight: float = 0.0) -> torch.Tensor:
+    """(1/|B|) sum_T L_{Q_T} after the closed-form head on S_T (module docstring), plus
+    ``zero_shot_weight`` times the query loss of the model without the head's correction
+    (as in :func:`metalegnet.meta.maml.meta_loss`)."""
     if objective.use_forces or objective.energy_label is None:
         raise ConfigError("the ridge head is fitted on energies: meta-train it with task s2e")
     total = None
@@ -156,6 +159,9 @@ def head_meta_loss(model: torch.nn.Module, batch: Sequence[tuple[AtomicGraph, At
         energy = fq.energy + c + fq.phi @ delta
         sums = objective(energy, None, query)
         q = objective.loss(sums, sums.num_graphs, sums.num_atoms)
+        if zero_shot_weight > 0:
+            plain = objective(fq.energy, None, query)
+            q = q + zero_shot_weight * objective.loss(plain, plain.num_graphs, plain.num_atoms)
         total = q if total is None else total + q
     return total / len(batch)
 

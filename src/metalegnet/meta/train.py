@@ -212,7 +212,8 @@ class MetaTrainer:
         while s["step"] < c.meta_steps:
             batch = self.draw(s["step"])
             if self.head:
-                loss = head_meta_loss(self.model, batch, self.objective, self.log_lambda)
+                loss = head_meta_loss(self.model, batch, self.objective, self.log_lambda,
+                                      c.zero_shot_weight)
             else:
                 loss = meta_loss(self.model, batch, self.objective, c.maml, self.lrs)
             self.optimizer.zero_grad(set_to_none=True)
