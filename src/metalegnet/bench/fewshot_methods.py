@@ -51,7 +51,7 @@ import numpy as np
 import torch
 
 from metalegnet.data.labels import Sample
-from metalegnet.meta.adapt import AdaptConfig, adapt
+from metalegnet.meta.adapt import DEFAULT_STEP_GRID, AdaptConfig, adapt
 from metalegnet.meta.head import adapt_head
 from metalegnet.meta.maml import samples_graph, task_loss
 from metalegnet.model import LegNet
@@ -87,7 +87,7 @@ class FewShotModels:
     finetune_lr: float = 1e-3
     scratch_steps: int = 60
     scratch_lr: float = 5e-3
-    step_grid: tuple[int, ...] = (0, 1, 2, 4, 8)
+    step_grid: tuple[int, ...] = DEFAULT_STEP_GRID
     folds: int = 4
     small_support_choice: str | None = None  # meta-training's k = 1 choice (recorded only)
     baselines: dict[str, FewShotModels] = field(default_factory=dict)  # meta-<name>

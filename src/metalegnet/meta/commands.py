@@ -122,7 +122,7 @@ def _register_adapt(subparsers) -> None:
     p.add_argument("--lr", type=float, help="inner learning rate (default: the "
                    "meta-trained one, else 0.01)")
     p.add_argument("--step-grid", metavar="N[,N]", help="candidate step counts for the "
-                   "cross-validation (default 0,1,2,4,8,16)")
+                   "cross-validation (default: the checkpoint's, else 0,1,2,4,8,16,32)")
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--method", choices=("maml", "ridge-head"),
                    help="inner steps (maml) or the closed-form last layer (ridge-head); "

@@ -8,6 +8,7 @@ from typing import Any
 
 from metalegnet.config import check_fields, from_dict, load_yaml, save_yaml
 from metalegnet.errors import ConfigError
+from metalegnet.meta.adapt import DEFAULT_STEP_GRID
 from metalegnet.meta.maml import MAMLConfig
 from metalegnet.train.config import TrainConfig
 
@@ -74,7 +75,7 @@ class MetaTrainConfig:
     seed: int = 0
     checkpoint_every: int = 20
     small_support_draws: int = 2
-    adapt_step_grid: list[int] = field(default_factory=lambda: [0, 1, 2, 4, 8])
+    adapt_step_grid: list[int] = field(default_factory=lambda: list(DEFAULT_STEP_GRID))
     inner: str = "maml"
     head_lambda: float = 1.0
     num_threads: int | None = None
