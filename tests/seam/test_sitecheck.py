@@ -47,3 +47,24 @@ def test_summary_rates_and_table():
                    "epochs": 1, "max_train_s": 1.0}
     s["seconds"] = 1.0
     assert "always-fcc (quoted)" in results_markdown(s, "cmd")
+
+
+def test_fold_training_takes_every_structure_outside_the_held_out_groups():
+    from metalegnet.seam.sitecheck import training_structures
+
+    test_group = [_site(s, e) for s, e in (("fcc", -1.0), ("hcp", -0.9), ("bridge", -0.7),
+                                           ("ontop", -0.2))]
+    other = [_site(s, e, 0.5) for s, e in (("fcc", -0.8), ("hcp", -0.6))]  # 2 labels only
+    repeat = _site("fcc", -0.7, 0.5)  # a second fcc structure of the same group
+    frames = test_group + other + [repeat]
+    groups = group_structures(frames, "xu-kitchin")
+    assert list(groups) == ["Pt|O|0.25"]
+    held = {"Pt|O|0.25"}
+    every = training_structures(frames, "xu-kitchin", held, groups, [], "all")
+    assert len(every) == 3 and all(a.info["coverage"] == 0.5 for a in every)
+    # the old protocol: only the other folds' check groups (none here)
+    assert training_structures(frames, "xu-kitchin", held, groups, [], "groups") == []
+    # the rule's groups: two labels are enough there, the lowest of a repeated label kept
+    rule = group_structures(every, "xu-kitchin", min_sites=2)
+    assert {a.info["site"]: a.info["e_ads"] for a in rule["Pt|O|0.5"]} == {"fcc": -0.8,
+                                                                           "hcp": -0.6}

@@ -7,9 +7,13 @@ No oracle is involved: the DFT adsorption energies of the group's structures are
 
 Protocol (held-out groups, ``folds``-fold cross-fitting over groups, seeded):
 
-1. for each fold, train a LegNet (adsorption energy, S2E) on the other folds' structures
-   and build an environment database from them (:func:`metalegnet.envdb.build_envdb`);
-   both are kept in ``OUT/cache/`` and reused by a rerun (same settings assumed);
+1. for each fold, train a LegNet (adsorption energy, S2E) and build an environment
+   database (:func:`metalegnet.envdb.build_envdb`) on the training structures: with
+   ``train_on="all"`` (default) every labelled structure of the data set outside the fold's
+   held-out groups (other coverages, groups with too few site labels, repeated labels
+   included), with ``train_on="groups"`` (the protocol before 7 Dec 2026) only the other
+   folds' check groups, one structure per site label; both are kept in ``OUT/cache/`` and
+   reused by a rerun (same settings assumed);
 2. for each held-out group: the clean slab is the substrate of the group's first structure;
    SEAM proposes poses of the group's adsorbate on it (model energy and the fold
    database's site prior in the score);
@@ -17,9 +21,9 @@ Protocol (held-out groups, ``folds``-fold cross-fitting over groups, seeded):
    image) to the top-ranked proposal's binding atom; ``exact`` when the pick is the
    DFT-lowest structure, ``within`` when its DFT energy is at most 0.1 eV above the lowest.
 
-References on the same groups: ``always-<site>`` (the most common best site label of the
-training folds), and ``model-on-DFT`` (the same fold's model ranking the group's DFT
-geometries, a single point each). Energies in eV.
+References on the same groups: ``always-<site>`` (the most common best site label over the
+training structures' groups with at least two site labels), and ``model-on-DFT`` (the same
+fold's model ranking the group's DFT geometries, a single point each). Energies in eV.
 """
 
 from __future__ import annotations
@@ -46,16 +50,19 @@ CHECKS = {
     "wwl-simple": {"group_by": ("surface", "facet", "adsorbate"), "min_sites": 3, "skip": {}},
 }
 WITHIN = 0.1
+TRAIN_ON = ("all", "groups")
 
 
 @dataclass(frozen=True)
 class SiteCheckConfig:
-    """Settings: data set, folds, training (epochs, width, depth, time cap per fold in s),
-    SEAM top-k and poses per site, seed, optional cap on groups (0 = all), the folder
-    of the fold models and databases (default ``OUT/cache``), and SEAM's weight on the fold
-    database's site prior (0 = off)."""
+    """Settings: data set, training structures (``all`` outside the held-out groups or the
+    check ``groups`` of the other folds, module docstring), folds, training (epochs, width,
+    depth, time cap per fold in s), SEAM top-k and poses per site, seed, optional cap on
+    groups (0 = all), the folder of the fold models and databases (default ``OUT/cache``),
+    and SEAM's weight on the fold database's site prior (0 = off)."""
 
     data: str = "xu-kitchin"
+    train_on: str = "all"
     folds: int = 2
     epochs: int = 40
     num_features: int = 32
@@ -75,6 +82,8 @@ class SiteCheckConfig:
                               f"{self.data!r}")
         if self.folds < 2:
             raise ConfigError("site check needs at least 2 folds")
+        if self.train_on not in TRAIN_ON:
+            raise ConfigError(f"train_on must be one of {TRAIN_ON}, got {self.train_on!r}")
 
 
 @dataclass
@@ -94,24 +103,45 @@ class GroupResult:
     extra: dict = field(default_factory=dict)
 
 
-def group_structures(frames: Sequence[Atoms], data: str) -> dict[str, list[Atoms]]:
+def group_key(atoms: Atoms, data: str) -> str | None:
+    """The check's group key of a structure (``None``: a skipped or unlabelled one)."""
+    spec = CHECKS[data]
+    info = atoms.info
+    if any(info.get(k) == v for k, v in spec["skip"].items()):
+        return None
+    if not np.isfinite(float(info.get("e_ads", np.nan))):
+        return None
+    return "|".join(str(info.get(k)) for k in spec["group_by"])
+
+
+def group_structures(frames: Sequence[Atoms], data: str, min_sites: int | None = None
+                     ) -> dict[str, list[Atoms]]:
     """The check's groups: ``key -> structures`` (one per distinct site label, the lowest
-    energy kept when a label repeats), only groups with enough distinct labels."""
+    energy kept when a label repeats), only groups with at least ``min_sites`` distinct
+    labels (default: the check's own minimum)."""
     spec = CHECKS[data]
     groups: dict[str, dict[str, Atoms]] = {}
     for a in frames:
-        info = a.info
-        if any(info.get(k) == v for k, v in spec["skip"].items()):
+        key = group_key(a, data)
+        if key is None:
             continue
-        if not np.isfinite(float(info.get("e_ads", np.nan))):
-            continue
-        key = "|".join(str(info.get(k)) for k in spec["group_by"])
-        label = str(info.get("site"))
+        label = str(a.info.get("site"))
         kept = groups.setdefault(key, {}).get(label)
-        if kept is None or float(info["e_ads"]) < float(kept.info["e_ads"]):
+        if kept is None or float(a.info["e_ads"]) < float(kept.info["e_ads"]):
             groups[key][label] = a
-    return {k: list(v.values()) for k, v in sorted(groups.items())
-            if len(v) >= spec["min_sites"]}
+    need = spec["min_sites"] if min_sites is None else min_sites
+    return {k: list(v.values()) for k, v in sorted(groups.items()) if len(v) >= need}
+
+
+def training_structures(frames: Sequence[Atoms], data: str, held_out: set[str],
+                        check_groups: dict[str, list[Atoms]], train_keys: Sequence[str],
+                        train_on: str) -> list[Atoms]:
+    """The structures a fold trains on: every labelled structure whose group is not held
+    out (``all``), or the training folds' check groups (``groups``)."""
+    if train_on == "groups":
+        return [a for k in train_keys for a in check_groups[k]]
+    return [a for a in frames if (key := group_key(a, data)) is not None
+            and key not in held_out]
 
 
 def clean_slab(atoms: Atoms) -> Atoms:
@@ -196,7 +226,8 @@ def run_site_check(config: SiteCheckConfig, out: str | Path | None = None,
         for fold in range(config.folds):
             test = [k for k in keys if fold_of.get(k) == fold]
             train_keys = [k for k in keys if k in fold_of and fold_of[k] != fold]
-            train_frames = [a for k in train_keys for a in groups[k]]
+            train_frames = training_structures(frames, config.data, set(test), groups,
+                                               train_keys, config.train_on)
             t0 = time.perf_counter()
             model = train_adsorption_model(
                 train_frames, tmp / f"fold{fold}", spec["group_by"], "legnet-vanilla",
@@ -207,8 +238,10 @@ def run_site_check(config: SiteCheckConfig, out: str | Path | None = None,
                 frames="all", quality=QualityConfig(mode=config.quality)))  # resumes
             templates = load_templates(db)
             site_prior = load_site_prior(db)
-            best_train = Counter(min(groups[k], key=lambda a: a.info["e_ads"]).info["site"]
-                                 for k in train_keys)
+            rule_groups = (group_structures(train_frames, config.data, min_sites=2)
+                           if config.train_on == "all" else {k: groups[k] for k in train_keys})
+            best_train = Counter(min(g, key=lambda a: a.info["e_ads"]).info["site"]
+                                 for g in rule_groups.values())
             prior = best_train.most_common(1)[0][0]
             log(f"fold {fold}: trained on {len(train_frames)} structures, "
                 f"{len(templates)} templates, {time.perf_counter() - t0:.0f} s; prior {prior}")
