@@ -158,3 +158,23 @@ def test_several_poses_per_site_return_one_proposal_per_site():
     assert len(sites) == len(set(sites))
     scores = [p.score for p in result.proposals]
     assert scores == sorted(scores)
+
+
+def test_a_slab_stored_outside_its_cell_gets_the_same_clash_free_proposals():
+    """Atoms stored a lattice vector or two outside the in-plane cell (as in 351 wwl-simple
+    structures) are the same slab: same proposals, none clashing with a periodic image."""
+    slab = alloy_slab(size=(2, 2, 4), n_pt=6)
+    template = template_of(co_adslab(slab))
+    shifted = slab.copy()
+    rng = np.random.default_rng(0)
+    for i in range(len(shifted)):
+        shifted.positions[i] += rng.integers(-2, 3, size=2) @ shifted.cell[:2]
+    ref = seam(slab, "CO", [template], config=SeamConfig(top_k=50))
+    out = seam(shifted, "CO", [template], config=SeamConfig(top_k=50))
+    assert len(out.proposals) == len(ref.proposals) > 0
+    assert [round(p.score, 9) for p in out.proposals] == [round(p.score, 9)
+                                                          for p in ref.proposals]
+    n = len(slab)
+    for p in out.proposals:
+        d = p.atoms.get_distances(n, list(range(n)), mic=True)
+        assert d.min() > 1.0, f"proposal {p.rank} clashes: C {d.min():.2f} Å from the slab"
