@@ -69,7 +69,7 @@ def register(bench_subparsers) -> None:
                    "meta-<name> columns")
     p.add_argument("--zero-shot-weight", type=float, default=1.0,
                    help="meta-training's weight of the unadapted model's query loss "
-                   "(0: eq. 25 as published, the tables before 8 Dec 2026)")
+                   "(0: eq. 25 as published, as in the earlier tables)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
 

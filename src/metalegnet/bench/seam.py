@@ -58,7 +58,7 @@ def register(bench_subparsers) -> None:
     p.add_argument("--train-on", choices=("all", "groups"), default="all",
                    help="site checks: train the fold model and database on every structure "
                    "outside the held-out groups (all, default) or only on the other folds' "
-                   "check groups (groups: the protocol before 7 Dec 2026)")
+                   "check groups (groups: the earlier protocol)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
 
