@@ -1,6 +1,8 @@
 """Build (or resume) an environment database from a model and structures.
 
-1. Frames: the last frame of every trajectory (``sid``) by default, or all frames; OC20 tags
+1. Frames: the last frame of every trajectory (``sid``) by default, or all frames; a frame
+   is turned into the surface frame (:func:`~metalegnet.surface.detect.surface_frame`:
+   in-plane cell vectors horizontal, adsorbate on the +z face); OC20 tags
    are guessed where missing (:func:`~metalegnet.surface.detect.with_oc20_tags`); frames
    without adsorbate or substrate, and frames already in the database (content key), are
    skipped.
@@ -32,7 +34,7 @@ from metalegnet.envdb.quality import QualityConfig, quality_scores
 from metalegnet.envdb.site_prior import fit_site_prior
 from metalegnet.envdb.store import DEDUP_RMSD, EnvDB
 from metalegnet.errors import ConfigError
-from metalegnet.surface.detect import with_oc20_tags
+from metalegnet.surface.detect import surface_frame, with_oc20_tags
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,8 @@ def build_envdb(model: torch.nn.Module, structures: Sequence[Atoms], target: str
     db.set_metadata(checkpoint=str(checkpoint) if checkpoint else meta.get("checkpoint"),
                     config=_jsonable(asdict(config)), title="Meta-LegNet environments")
     report = BuildReport()
-    frames = [with_oc20_tags(a) for a in select_frames(structures, config.frames)]
+    frames = [with_oc20_tags(surface_frame(a))
+              for a in select_frames(structures, config.frames)]
     report.structures = len(frames)
     done = db.processed_keys()
     todo = []

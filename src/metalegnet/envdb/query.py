@@ -9,7 +9,7 @@ from metalegnet.envdb.extract import extract_entry
 from metalegnet.envdb.index import index_path, load_index, search
 from metalegnet.envdb.store import EnvDB
 from metalegnet.errors import DataError
-from metalegnet.surface.detect import with_oc20_tags
+from metalegnet.surface.detect import surface_frame, with_oc20_tags
 
 
 def query_like(model: torch.nn.Module, atoms: Atoms, target: str, k: int = 5,
@@ -20,7 +20,7 @@ def query_like(model: torch.nn.Module, atoms: Atoms, target: str, k: int = 5,
     from metalegnet.explain.environment import explain_structures
 
     db = EnvDB(target, create=False)
-    tagged = with_oc20_tags(atoms)
+    tagged = with_oc20_tags(surface_frame(atoms))
     ex = explain_structures(model, [tagged], source="query")[0]
     nan = float("nan")
     entry = extract_entry(tagged, ex, {"stability": nan, "overlap": nan, "faithfulness": nan},

@@ -70,6 +70,18 @@ def _match_order(symbols, t_symbols, ref_pos, t_pos, b_ref: int, b_t: int) -> np
     return order
 
 
+def into_home_cell(slab: Atoms, positions: np.ndarray) -> np.ndarray:
+    """The adsorbate ``positions`` (Å) moved rigidly by a whole in-plane lattice vector so
+    that its first atom lies in the slab's in-plane cell (fractions in [0, 1)).
+
+    A registration may map a template onto a periodic image of the site one or two cells
+    away; the clash check compares with the slab's images one cell around the home cell
+    only, so an adsorbate left out there would be checked against nothing."""
+    cell = np.asarray(slab.cell)
+    frac = np.linalg.solve(cell[:2, :2].T, positions[0, :2])
+    return positions - np.floor(frac) @ cell[:2]
+
+
 def build_adslab(slab: Atoms, adsorbate: AdsorbateDef, positions: np.ndarray) -> Atoms:
     """Slab atoms first (tags and FixAtoms kept), then the adsorbate tagged 2."""
     ads = adsorbate.atoms()

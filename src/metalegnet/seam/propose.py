@@ -3,7 +3,9 @@ environments (template matching + rigid registration + placement + ranking).
 
 Steps (:func:`seam`):
 
-1. the slab wrapped into its in-plane cell (a copy; proposals carry the wrapped slab), its
+1. the slab in the surface frame (:func:`~metalegnet.surface.detect.surface_frame`: a
+   tilted cell turned so its in-plane vectors lie flat) and wrapped into its in-plane cell
+   (a copy; proposals carry this slab), its
    surface atoms (tags if present, otherwise geometry) and candidate motifs (top, bridge,
    hollow-3, hollow-4; symmetry copies merged), :mod:`metalegnet.surface.motifs`;
 2. templates pre-filtered per motif: same site type and same site elements (strict tier);
@@ -13,7 +15,9 @@ Steps (:func:`seam`):
    0.8-1.25; ``lattice_scaling``), then rigid registration of each template's surface atoms
    onto the slab around the motif
    (:mod:`metalegnet.surface.registration`); the best template per motif is kept;
-4. the adsorbate is put in the template's pose; clashing poses are dropped
+4. the adsorbate is put in the template's pose, moved by a whole lattice vector into the
+   slab's in-plane cell if the registration put it on a periodic image further out
+   (:func:`~metalegnet.seam.place.into_home_cell`); clashing poses are dropped
    (:mod:`metalegnet.seam.place`); a motif that no template fits (e.g. a hollow-4 site when
    the database holds only (111) environments) gets the heuristic pose instead (binding
    atom over the site point, molecule upright, covalent-contact height), scored as tier 4;
@@ -55,7 +59,13 @@ from ase import Atoms
 from metalegnet.config import check_fields
 from metalegnet.envdb.site_prior import SitePrior
 from metalegnet.errors import ConfigError, DataError
-from metalegnet.seam.place import CLASH_FACTOR, adsorbate_positions, build_adslab, clash
+from metalegnet.seam.place import (
+    CLASH_FACTOR,
+    adsorbate_positions,
+    build_adslab,
+    clash,
+    into_home_cell,
+)
 from metalegnet.surface.adsorbates import AdsorbateDef, resolve_adsorbate
 from metalegnet.surface.detect import (
     check_slab,
@@ -63,6 +73,7 @@ from metalegnet.surface.detect import (
     in_plane_images,
     layer_tags,
     nearest_neighbour_distance,
+    surface_frame,
 )
 from metalegnet.surface.environment import LocalEnvironment, formula
 from metalegnet.surface.motifs import Motif, find_motifs, motif_label
@@ -183,10 +194,11 @@ def seam(slab: Atoms, adsorbate: str | AdsorbateDef, templates: Sequence[LocalEn
     config = config or SeamConfig()
     t0 = time.perf_counter()
     check_slab(slab, "slab")
-    slab = slab.copy()
-    # every in-plane geometry below (surface atoms, motifs, registration, clash checks) looks
-    # one cell around each atom: atoms stored outside the in-plane cell (351 of wwl-simple's
-    # 1,422 structures, up to 0.9 cells out) would hide neighbours and pass clashing poses
+    # every in-plane geometry below (surface atoms, motifs, registration, clash checks) takes
+    # +z as the normal and looks one cell around each atom: a tilted cell, or atoms stored
+    # outside the in-plane cell (351 of wwl-simple's 1,422 structures, up to 0.9 cells out),
+    # would hide neighbours and pass clashing poses
+    slab = surface_frame(slab)
     slab.wrap(pbc=[True, True, False])
     if layer_tags(slab):  # ase.build numbers layers 1, 2, ...: no adsorbate, top layer = 1
         slab.set_tags(np.where(slab.get_tags() == 1, 1, 0))
@@ -244,7 +256,7 @@ def seam(slab: Atoms, adsorbate: str | AdsorbateDef, templates: Sequence[LocalEn
         for motif in motifs:
             if id(motif) in matched:
                 continue
-            pos = heuristic_pose(slab, motif, ads, images=images)
+            pos = into_home_cell(slab, heuristic_pose(slab, motif, ads, images=images))
             if clash(slab, pos, ads_numbers, config.clash_factor, images):
                 n_clash += 1
                 continue
@@ -254,6 +266,7 @@ def seam(slab: Atoms, adsorbate: str | AdsorbateDef, templates: Sequence[LocalEn
     want = formula(ads.symbols)
     for pre, motif, t, reg in sorted(matches, key=lambda m: m[0]):
         pos, own = adsorbate_positions(t, reg, ads, slab, images=images)
+        pos = into_home_cell(slab, pos)
         if clash(slab, pos, ads_numbers, config.clash_factor, images):
             n_clash += 1
             continue

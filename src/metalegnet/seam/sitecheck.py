@@ -41,7 +41,7 @@ import numpy as np
 from ase import Atoms
 
 from metalegnet.errors import ConfigError
-from metalegnet.surface.detect import with_oc20_tags
+from metalegnet.surface.detect import surface_frame, with_oc20_tags
 from metalegnet.surface.environment import binding_atom
 
 CHECKS = {
@@ -209,7 +209,8 @@ def run_site_check(config: SiteCheckConfig, out: str | Path | None = None,
     from metalegnet.seam.propose import SeamConfig, seam
     from metalegnet.seam.training import train_adsorption_model
 
-    frames = read_structures(config.data)
+    # every structure with its adsorbate on the +z face, SEAM's outward normal
+    frames = [surface_frame(a) for a in read_structures(config.data)]
     groups = group_structures(frames, config.data)
     keys = sorted(groups)
     rng = np.random.default_rng(config.seed)

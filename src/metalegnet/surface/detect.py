@@ -98,6 +98,33 @@ def layer_tags(atoms: Atoms) -> bool:
     return bool(z[tags == 1].mean() > z[tags == 2].mean() + 0.5)
 
 
+def surface_frame(atoms: Atoms) -> Atoms:
+    """A copy in this package's surface frame: the in-plane cell vectors a, b horizontal
+    (the structure turned so that a x b points along z) and the adsorbate (tag 2), if any, on
+    the +z face (turned 180 degrees about x when its mean height lies below the substrate's).
+    Rotations only, the cell turned with the atoms: every periodic distance is kept.
+
+    SEAM, the environment database and the site labels take +z as the outward normal and
+    look for neighbours one in-plane cell away. In wwl-simple, 241 of the 1,174 (211)
+    structures have in-plane vectors that rise out of the xy plane and 185 hold their
+    adsorbate on the bottom face; ``ase.build`` slabs are already in this frame (unchanged).
+    """
+    out = atoms.copy()
+    if out.pbc[0] and out.pbc[1]:
+        n = np.cross(out.cell[0], out.cell[1])
+        n = n / np.linalg.norm(n)
+        if n[2] < 0:
+            n = -n
+        if n[2] < 1.0 - 1e-10:
+            out.rotate(n, (0.0, 0.0, 1.0), rotate_cell=True)
+    ads = out.get_tags() == 2
+    if ads.any() and (~ads).any():
+        z = out.positions[:, 2]
+        if z[ads].mean() < z[~ads].mean():
+            out.rotate(180.0, "x", rotate_cell=True)
+    return out
+
+
 def with_oc20_tags(atoms: Atoms) -> Atoms:
     """A copy tagged as OC20 does (2 adsorbate, 1 surface, 0 the rest), tags kept when the
     structure already has adsorbate tags (``ase.build`` layer numbers are not: see
