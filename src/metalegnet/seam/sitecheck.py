@@ -11,7 +11,7 @@ Protocol (held-out groups, ``folds``-fold cross-fitting over groups, seeded):
    database (:func:`metalegnet.envdb.build_envdb`) on the training structures: with
    ``train_on="all"`` (default) every labelled structure of the data set outside the fold's
    held-out groups (other coverages, groups with too few site labels, repeated labels
-   included), with ``train_on="groups"`` (the protocol before 7 Dec 2026) only the other
+   included), with ``train_on="groups"`` (the earlier protocol) only the other
    folds' check groups, one structure per site label; both are kept in ``OUT/cache/`` and
    reused by a rerun (same settings assumed);
 2. for each held-out group: the clean slab is the substrate of the group's first structure;
@@ -209,7 +209,7 @@ def run_site_check(config: SiteCheckConfig, out: str | Path | None = None,
     from metalegnet.seam.propose import SeamConfig, seam
     from metalegnet.seam.training import train_adsorption_model
 
-    # every structure with its adsorbate on the +z face, SEAM's outward normal
+    # every structure in SEAM's frame: in-plane cell flat, adsorbate on the +z face
     frames = [surface_frame(a) for a in read_structures(config.data)]
     groups = group_structures(frames, config.data)
     keys = sorted(groups)
@@ -239,8 +239,7 @@ def run_site_check(config: SiteCheckConfig, out: str | Path | None = None,
                 frames="all", quality=QualityConfig(mode=config.quality)))  # resumes
             templates = load_templates(db)
             site_prior = load_site_prior(db)
-            rule_groups = (group_structures(train_frames, config.data, min_sites=2)
-                           if config.train_on == "all" else {k: groups[k] for k in train_keys})
+            rule_groups = group_structures(train_frames, config.data, min_sites=2)
             best_train = Counter(min(g, key=lambda a: a.info["e_ads"]).info["site"]
                                  for g in rule_groups.values())
             prior = best_train.most_common(1)[0][0]
