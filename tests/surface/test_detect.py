@@ -1,11 +1,13 @@
-"""The surface frame: a tilted cell is laid flat, a bottom-face adsorbate is turned up."""
+"""The surface frame: a tilted cell is laid flat, a bottom-face adsorbate is turned up; surface
+atoms from layer tags that mark more than the exposed atoms."""
 
 from __future__ import annotations
 
 import numpy as np
 from ase.build import add_adsorbate, fcc211
 
-from metalegnet.surface.detect import surface_frame
+from metalegnet.surface.detect import find_surface_atoms, surface_frame
+from metalegnet.surface.motifs import find_motifs
 
 
 def _oh_on_step(bottom: bool):
@@ -44,3 +46,24 @@ def test_a_tilted_cell_is_laid_flat_with_its_adsorbate_up():
     assert np.allclose(flat.get_all_distances(mic=True), atoms.get_all_distances(mic=True))
     ads = flat.get_tags() == 2
     assert flat.positions[ads, 2].min() > flat.positions[~ads, 2].max()
+
+
+def test_tag_1_on_whole_top_layers_keeps_only_the_exposed_atoms():
+    # wwl-gpr, GAME-Net FG and OC20 tag the relaxed top layers 1, not only the exposed atoms
+    slab = fcc211("Pt", (3, 3, 4), vacuum=8.0)
+    exposed = find_surface_atoms(slab, "geometry")
+    top_half = slab.positions[:, 2] > np.median(slab.positions[:, 2])
+    tags = np.where(top_half, 1, 0)
+    assert set(exposed) < set(np.flatnonzero(tags == 1))  # layers, more than the exposed
+    slab.set_tags(tags)
+    assert np.array_equal(find_surface_atoms(slab), exposed)
+    assert np.array_equal(find_surface_atoms(slab, "tags"), np.flatnonzero(tags == 1))
+    # the step edge keeps its bridges along the edge: no atom under the edge splits them
+    edge = exposed[np.argsort(-slab.positions[exposed, 2])[:3]]
+    along = [m for m in find_motifs(slab, find_surface_atoms(slab))
+             if m.site_type == "bridge" and set(m.atoms) <= set(edge.tolist())]
+    assert along
+    # tags still bound the search: an untagged exposed atom is not made a surface atom
+    tags[exposed[0]] = 0
+    slab.set_tags(tags)
+    assert exposed[0] not in find_surface_atoms(slab)

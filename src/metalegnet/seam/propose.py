@@ -6,7 +6,8 @@ Steps (:func:`seam`):
 1. the slab in the surface frame (:func:`~metalegnet.surface.detect.surface_frame`: a
    tilted cell turned so its in-plane vectors lie flat) and wrapped into its in-plane cell
    (a copy; proposals carry this slab), its
-   surface atoms (tags if present, otherwise geometry) and candidate motifs (top, bridge,
+   surface atoms (the tag-1 atoms no other atom covers, geometry alone without tags,
+   :func:`~metalegnet.surface.detect.find_surface_atoms`) and candidate motifs (top, bridge,
    hollow-3, hollow-4; symmetry copies merged), :mod:`metalegnet.surface.motifs`;
 2. templates pre-filtered per motif: same site type and same site elements (strict tier);
    when fewer than ``top_k`` sites match strictly and ``allow_substitution``, same site type
