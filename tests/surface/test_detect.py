@@ -51,6 +51,7 @@ def test_a_tilted_cell_is_laid_flat_with_its_adsorbate_up():
 def test_tag_1_on_whole_top_layers_keeps_only_the_exposed_atoms():
     # wwl-gpr, GAME-Net FG and OC20 tag the relaxed top layers 1, not only the exposed atoms
     slab = fcc211("Pt", (3, 3, 4), vacuum=8.0)
+    slab.set_tags(0)  # not ase.build's layer numbers (its layer 2 would read as adsorbate)
     exposed = find_surface_atoms(slab, "geometry")
     top_half = slab.positions[:, 2] > np.median(slab.positions[:, 2])
     tags = np.where(top_half, 1, 0)
