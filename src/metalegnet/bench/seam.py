@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 from metalegnet.config import atomic_write_text
+from metalegnet.seam.sitecheck import TRAIN_ON
 
 #: Published/quoted references on the xu-kitchin groups (issue 13; not recomputed here).
 QUOTED = {"xu-kitchin": [("always-fcc (quoted)", 0.640, 0.801),
@@ -55,7 +56,7 @@ def register(bench_subparsers) -> None:
                    "OUT/cache; reused when present)")
     p.add_argument("--prior-weight", type=float, default=1.0, help="weight of the database's "
                    "site prior in SEAM's score (0 = off; default 1)")
-    p.add_argument("--train-on", choices=("all", "groups"), default="all",
+    p.add_argument("--train-on", choices=TRAIN_ON, default="all",
                    help="site checks: train the fold model and database on every structure "
                    "outside the held-out groups (all, default) or only on the other folds' "
                    "check groups (groups: the earlier protocol)")
