@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from ase.build import add_adsorbate, fcc111
 
 from metalegnet.bench.seam import results_markdown
-from metalegnet.seam.sitecheck import GroupResult, group_structures, pick_structure, summarise
+from metalegnet.errors import ConfigError
+from metalegnet.seam.sitecheck import (
+    GroupResult,
+    SiteCheckConfig,
+    group_structures,
+    pick_structure,
+    summarise,
+)
 
 
 def _site(site: str, e: float, coverage: float = 0.25):
@@ -47,6 +55,11 @@ def test_summary_rates_and_table():
                    "epochs": 1, "max_train_s": 1.0}
     s["seconds"] = 1.0
     assert "always-fcc (quoted)" in results_markdown(s, "cmd")
+    assert "placed-pose" not in results_markdown(s, "cmd")
+    s["config"]["augment_copies"] = 2
+    assert "2 placed-pose variants of each" in results_markdown(s, "cmd")
+    with pytest.raises(ConfigError):
+        SiteCheckConfig(augment_copies=-1)
 
 
 def test_fold_training_takes_every_structure_outside_the_held_out_groups():

@@ -60,6 +60,9 @@ def register(bench_subparsers) -> None:
                    help="site checks: train the fold model and database on every structure "
                    "outside the held-out groups (all, default) or only on the other folds' "
                    "check groups (groups: the earlier protocol)")
+    p.add_argument("--augment-copies", type=int, default=0, help="site checks: placed-pose "
+                   "variants per training structure for the fold model (metalegnet.seam."
+                   "augment; default 0 = relaxed structures only)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
 
@@ -75,8 +78,10 @@ def results_markdown(summary: dict, command: str) -> str:
              f"{summary['groups']} groups, {cfg['folds']}-fold cross-fitting over groups; "
              f"trained on {TRAINED_ON[cfg.get('train_on', 'groups')]}; "
              f"model: LegNet vanilla F={cfg['num_features']}, {cfg['num_blocks']} blocks, "
-             f"{cfg['epochs']} epochs (cap {cfg['max_train_s']} s per fold); "
-             f"total {summary['seconds']} s.", "",
+             f"{cfg['epochs']} epochs (cap {cfg['max_train_s']} s per fold)"
+             + (f", on the structures and {cfg['augment_copies']} placed-pose variants of "
+                "each (metalegnet.seam.augment)" if cfg.get("augment_copies") else "")
+             + f"; total {summary['seconds']} s.", "",
              "| method | top-1 exact | top-1 within 0.1 eV |", "|---|---|---|"]
     for name, key in (("SEAM (top-ranked proposal)", "seam"),
                       ("same model ranking the DFT geometries", "model_on_dft"),
@@ -128,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
                              num_features=args.features, num_blocks=args.blocks,
                              max_train_s=args.max_train_s, top_k=args.top_k, seed=args.seed,
                              max_groups=args.max_groups, poses_per_motif=args.poses_per_motif,
-                             cache=args.cache, prior_weight=args.prior_weight)
+                             cache=args.cache, prior_weight=args.prior_weight,
+                             augment_copies=args.augment_copies)
     summary = run_site_check(config, args.out)
     command = (f"metalegnet bench seam --check {args.check} --out {args.out} --folds "
                f"{args.folds} --epochs {args.epochs} --features {args.features} --blocks "
@@ -136,7 +142,9 @@ def run(args: argparse.Namespace) -> int:
                f"{args.max_groups} --top-k {args.top_k} --seed {args.seed} "
                f"--prior-weight {args.prior_weight} --train-on {args.train_on}"
                + (f" --poses-per-motif {args.poses_per_motif}" if args.poses_per_motif > 1
-                  else "") + (f" --cache {args.cache}" if args.cache else ""))
+                  else "") + (f" --augment-copies {args.augment_copies}"
+                              if args.augment_copies else "")
+               + (f" --cache {args.cache}" if args.cache else ""))
     text = results_markdown(summary, command)
     (Path(args.out) / "results.md").write_text(text)
     print(text)

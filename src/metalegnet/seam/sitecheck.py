@@ -59,7 +59,9 @@ class SiteCheckConfig:
     check ``groups`` of the other folds, module docstring), folds, training (epochs, width,
     depth, time cap per fold in s), SEAM top-k and poses per site, seed, optional cap on
     groups (0 = all), the folder of the fold models and databases (default ``OUT/cache``),
-    and SEAM's weight on the fold database's site prior (0 = off)."""
+    SEAM's weight on the fold database's site prior (0 = off), and the placed-pose variants
+    per training structure the fold model also trains on (0 = none;
+    :mod:`metalegnet.seam.augment`, the database is built from the structures alone)."""
 
     data: str = "xu-kitchin"
     train_on: str = "all"
@@ -75,8 +77,11 @@ class SiteCheckConfig:
     poses_per_motif: int = 1
     cache: str | None = None
     prior_weight: float = 1.0
+    augment_copies: int = 0
 
     def __post_init__(self) -> None:
+        if self.augment_copies < 0:
+            raise ConfigError(f"augment_copies must be >= 0, got {self.augment_copies}")
         if self.data not in CHECKS:
             raise ConfigError(f"site check data must be one of {sorted(CHECKS)}, got "
                               f"{self.data!r}")
@@ -206,6 +211,7 @@ def run_site_check(config: SiteCheckConfig, out: str | Path | None = None,
         load_templates,
     )
     from metalegnet.inference import predict
+    from metalegnet.seam.augment import PoseAugmentConfig
     from metalegnet.seam.propose import SeamConfig, seam
     from metalegnet.seam.training import train_adsorption_model
 
@@ -233,7 +239,8 @@ def run_site_check(config: SiteCheckConfig, out: str | Path | None = None,
             model = train_adsorption_model(
                 train_frames, tmp / f"fold{fold}", spec["group_by"], "legnet-vanilla",
                 config.num_features, config.num_blocks, config.epochs, config.max_train_s,
-                config.seed)
+                config.seed, augment=PoseAugmentConfig(copies=config.augment_copies,
+                                                       seed=config.seed + fold))
             db = str(tmp / f"fold{fold}.db")
             build_envdb(model, train_frames, db, EnvdbConfig(
                 frames="all", quality=QualityConfig(mode=config.quality)))  # resumes

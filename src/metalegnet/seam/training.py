@@ -3,7 +3,8 @@
 
 A folder holding ``metrics.json`` and ``checkpoint.pt`` from a finished run is reused as it is
 (same settings assumed); otherwise the model is trained there (validation split by
-``group_keys``: 90 / 10, no test split) within ``max_train_s`` seconds.
+``group_keys``: 90 / 10, no test split) within ``max_train_s`` seconds, optionally on the
+structures plus their placed-pose variants (:mod:`metalegnet.seam.augment`; ``augment``).
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ from pathlib import Path
 
 from ase import Atoms
 
+from metalegnet.seam.augment import PoseAugmentConfig, augment_poses
+
 
 def train_adsorption_model(structures: Sequence[Atoms], out: str | Path,
                            group_keys: Sequence[str], model: str = "legnet-vanilla",
                            num_features: int = 32, num_blocks: int = 2, epochs: int = 40,
-                           max_train_s: float = 300.0, seed: int = 0, patience: int = 10):
+                           max_train_s: float = 300.0, seed: int = 0, patience: int = 10,
+                           augment: PoseAugmentConfig | None = None):
     """Train (or reuse the finished run in) ``out``; the loaded model."""
     from metalegnet.checkpoint import load_checkpoint
     from metalegnet.surface.detect import with_oc20_tags
@@ -33,5 +37,8 @@ def train_adsorption_model(structures: Sequence[Atoms], out: str | Path,
                       model_config={"num_features": num_features, "num_blocks": num_blocks},
                       epochs=epochs, batch_size=16, seed=seed, device="cpu", num_threads=1,
                       max_time_s=max_train_s, patience=patience, progress=False)
-    train(cfg, out, structures=[with_oc20_tags(a) for a in structures], log=lambda s: None)
+    tagged = [with_oc20_tags(a) for a in structures]
+    if augment is not None:
+        tagged = augment_poses(tagged, augment)
+    train(cfg, out, structures=tagged, log=lambda s: None)
     return load_checkpoint(out / "checkpoint.pt")[0]
