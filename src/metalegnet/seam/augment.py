@@ -15,13 +15,7 @@ its own (relaxed) energy, in which
   elsewhere), aligned atom by atom to this one;
 * the adsorbate is moved rigidly by a lateral offset drawn from N(0, ``lateral_sigma``²) per
   in-plane axis and a vertical one from N(0, ``vertical_sigma``²) (Å), well inside a site's
-  basin (neighbouring sites are at least ~1.3 Å apart on close-packed metals);
-* with ``basin_radius`` > 0, a structure whose siblings (the same adsorbate on the same slab
-  model at other sites) are in the data set is moved instead by a lateral offset drawn
-  uniformly from the disc of that radius, kept only where its binding atom stays nearer its
-  own site than any sibling's (in-plane minimum image): the Voronoi cell of the site among
-  the computed ones, the basin a placement there is taken to relax into (the same nearest-
-  site rule the real-DFT site checks map SEAM's proposals with).
+  basin (neighbouring sites are at least ~1.3 Å apart on close-packed metals).
 
 A variant whose adsorbate comes closer than ``min_contact`` x the sum of covalent radii to any
 substrate atom (periodic images included) is redrawn, at most ``tries`` times, then dropped.
@@ -57,7 +51,6 @@ class PoseAugmentConfig:
     min_contact: float = 0.7
     tries: int = 5
     seed: int = 0
-    basin_radius: float = 0.0
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -65,8 +58,8 @@ class PoseAugmentConfig:
             raise ConfigError(f"copies must be >= 0, got {self.copies}")
         if not 0.0 <= self.slab_swap <= 1.0:
             raise ConfigError(f"slab_swap must be in [0, 1], got {self.slab_swap}")
-        if self.lateral_sigma < 0 or self.vertical_sigma < 0 or self.basin_radius < 0:
-            raise ConfigError("lateral_sigma, vertical_sigma and basin_radius must be >= 0")
+        if self.lateral_sigma < 0 or self.vertical_sigma < 0:
+            raise ConfigError("lateral_sigma and vertical_sigma must be >= 0")
 
 
 def _in_plane_mic(cell: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -100,31 +93,14 @@ def _too_close(atoms: Atoms, ads: np.ndarray, sub: np.ndarray, factor: float) ->
     return False
 
 
-def _lateral_offset(rng: np.random.Generator, config: PoseAugmentConfig, cell: np.ndarray,
-                    own: np.ndarray, siblings: np.ndarray) -> np.ndarray:
-    """A lateral offset (Å, z = 0): Gaussian, or uniform in the disc and inside the site's
-    Voronoi cell among ``siblings`` (binding-atom positions) when there are any."""
-    if config.basin_radius > 0 and len(siblings):
-        r = config.basin_radius * np.sqrt(rng.random())
-        phi = 2.0 * np.pi * rng.random()
-        shift = np.array([r * np.cos(phi), r * np.sin(phi), 0.0])
-        to_sib = _in_plane_mic(cell, siblings - (own + shift))
-        if (np.linalg.norm(to_sib[:, :2], axis=1) < r).any():
-            return None  # nearer another site than its own: drawn again
-        return shift
-    return np.array([*rng.normal(0.0, config.lateral_sigma, 2), 0.0])
-
-
 def augment_poses(structures: Sequence[Atoms], config: PoseAugmentConfig) -> list[Atoms]:
     """``structures`` (tagged: adsorbate 2) followed by their variants (module docstring).
     Structures without adsorbate or substrate atoms get no variants."""
     out = list(structures)
     if config.copies == 0:
         return out
-    from metalegnet.surface.environment import binding_atom
-
     rng = np.random.default_rng(config.seed)
-    parts, binding = [], {}
+    parts = []
     by_slab: dict[tuple, list[int]] = defaultdict(list)
     for i, a in enumerate(structures):
         tags = a.get_tags()
@@ -132,22 +108,13 @@ def augment_poses(structures: Sequence[Atoms], config: PoseAugmentConfig) -> lis
         parts.append((ads, sub))
         if len(ads) and len(sub):
             by_slab[_slab_key(a, sub)].append(i)
-            if config.basin_radius > 0:
-                binding[i] = binding_atom(a)
     for i, a in enumerate(structures):
         ads, sub = parts[i]
         if not (len(ads) and len(sub)):
             continue
         partners = [j for j in by_slab[_slab_key(a, sub)] if j != i]
-        own = a.positions[binding[i]] if i in binding else None
-        siblings = np.array([structures[j].positions[binding[j]] for j in partners
-                             if j in binding and structures[j].numbers[parts[j][0]].tobytes()
-                             == a.numbers[ads].tobytes()]).reshape(-1, 3)
         for _ in range(config.copies):
             for _ in range(config.tries):
-                lateral = _lateral_offset(rng, config, a.cell.array, own, siblings)
-                if lateral is None:
-                    continue
                 v = a.copy()
                 v.calc = None
                 if partners and rng.random() < config.slab_swap:
@@ -156,7 +123,8 @@ def augment_poses(structures: Sequence[Atoms], config: PoseAugmentConfig) -> lis
                                              config.max_slab_shift)
                     if pos is not None:
                         v.positions[sub] = pos
-                v.positions[ads] += lateral + [0.0, 0.0, rng.normal(0.0, config.vertical_sigma)]
+                v.positions[ads] += [*rng.normal(0.0, config.lateral_sigma, 2),
+                                     rng.normal(0.0, config.vertical_sigma)]
                 if not _too_close(v, ads, sub, config.min_contact):
                     v.info = dict(a.info)
                     v.info["augmented"] = True
