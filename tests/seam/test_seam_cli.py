@@ -46,7 +46,7 @@ def test_envdb_build_query_and_seam_cli(tmp_path, capsys):
     for k, (atoms, row) in enumerate(zip(frames, rows), start=1):
         assert atoms.info["rank"] == k == int(row["rank"])
         assert np.isclose(atoms.info["score"], float(row["score"]), atol=1e-3)
-        assert row["site_label"].split("-step")[0] in LABELS
+        assert row["site_label"].removesuffix("-step") in LABELS
         assert atoms.info["site_label"] == row["site_label"]
         assert (atoms.get_tags()[len(clean):] == 2).all()
         assert atoms.get_chemical_symbols()[: len(clean)] == clean.get_chemical_symbols()

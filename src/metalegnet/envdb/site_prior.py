@@ -5,10 +5,9 @@ Groups are structures of one adsorbate on one slab at different sites (:func:`gr
 the same substrate element sequence and cell, the same adsorbate atoms, the same source
 file). In a group ``g`` with at least two site labels, let ``E_g(s)`` be the lowest energy of
 its structures whose binding atom sits on a site of label ``s`` (top, bridge, fcc, hcp,
-hollow-4; :func:`~metalegnet.surface.sites.classify_site`; with ``-stepN`` appended when
-``N`` of the site atoms are step-edge atoms, :func:`~metalegnet.surface.sites.step_edge_atoms`
-and :func:`~metalegnet.surface.sites.with_step`, so a (211) bridge along the edge, a bridge
-down the step and a terrace bridge are three labels) and ``E_g = min_s E_g(s)``. The
+hollow-4; :func:`~metalegnet.surface.sites.classify_site`; with ``-step`` appended when a
+site atom is a step-edge atom, :func:`~metalegnet.surface.sites.step_edge_atoms`, so a
+(211) step bridge and a terrace bridge are two labels) and ``E_g = min_s E_g(s)``. The
 offset of label ``s`` for adsorbate ``A`` (:func:`adsorbate_name`) is the shrunk mean of
 the gaps over the ``n`` groups of ``A`` that hold ``s``::
 
@@ -17,7 +16,7 @@ the gaps over the ``n`` groups of ``A`` that hold ``s``::
 (the +1 is one pseudo-observation at 0: a label seen once is trusted half). Within a group
 total and adsorption energies differ by the same constant, so either works. For an adsorbate
 with no groups, the offsets pooled over adsorbates with the same binding element are used;
-a ``-stepN`` label missing from the table takes its flat label's offset, and any other label
+a ``-step`` label missing from the table takes its flat label's offset, and any other label
 missing from it the table's mean offset (a site never compared in the data is taken as an
 average site, not as the best one); an adsorbate whose binding element has no table either
 has no offset (0 in SEAM's score).
@@ -38,7 +37,7 @@ from ase.formula import Formula
 from metalegnet.surface.environment import formula
 from metalegnet.surface.sites import STEP_SUFFIX
 
-#: Site labels the prior knows, each also with ``-stepN`` (others, e.g. ``5-fold`` or
+#: Site labels the prior knows, each also with ``-step`` (others, e.g. ``5-fold`` or
 #: ``none``, are left out).
 LABELS = ("top", "bridge", "fcc", "hcp", "hollow-4")
 
@@ -88,8 +87,8 @@ class SitePrior:
             table = self.by_element.get(binding_element)
         if table is None:
             return None
-        if label not in table and STEP_SUFFIX in label:
-            label = label[: label.index(STEP_SUFFIX)]
+        if label not in table and label.endswith(STEP_SUFFIX):
+            label = label[: -len(STEP_SUFFIX)]
         if label in table:
             return table[label]
         return float(np.mean(list(table.values()))) if table else None

@@ -37,9 +37,9 @@ Steps (:func:`seam`):
    environments are not penalised more than small ones), ``w_reseat`` = 0.2 eV,
    ``w_prior`` = 1 (the prior is an energy in eV: how far above a surface's best site the
    motif's site label (top, bridge, fcc, hcp, hollow-4; :func:`~metalegnet.surface.motifs.
-   motif_label`; ``-stepN`` appended when N site atoms are step-edge atoms) sits on average
-   in the database's source structures, :mod:`metalegnet.envdb.site_prior`, which also says
-   what a label without data gets; 0 without a prior).
+   motif_label`; ``-step`` appended at a step edge) sits on average in the database's
+   source structures, :mod:`metalegnet.envdb.site_prior`, which also says what a label
+   without data gets; 0 without a prior).
    Only the ``energy_candidates`` best proposals by the model-free part of the score are
    passed to the model (one batch); the rest rank after them. With ``poses_per_motif`` > 1
    each site keeps its best few template poses, the score picks among them and only the
@@ -335,7 +335,7 @@ def _pre_score(config: SeamConfig, t: LocalEnvironment, reg: Registration) -> fl
 
 def _add_prior(proposals: list[Proposal], slab: Atoms, ads: AdsorbateDef,
                prior: SitePrior | None, config: SeamConfig, images, steps) -> None:
-    """Label each proposal's motif (``-stepN`` when N site atoms are in ``steps``) and add
+    """Label each proposal's motif (``-step`` when a site atom is in ``steps``) and add
     ``w_prior * P`` to its score."""
     want = formula(ads.symbols)
     element = ads.symbols[ads.binding_indices[0]]

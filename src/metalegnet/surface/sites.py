@@ -79,8 +79,7 @@ def hollow_name(vec: np.ndarray, normal: np.ndarray) -> str:
     return "hcp" if ((along < -0.5) & (lateral < BELOW_TOL)).any() else "fcc"
 
 
-#: Suffix of a site label whose site atoms include step-edge atoms, followed by how many
-#: (``bridge-step2``: a bridge along the edge; ``bridge-step1``: from the edge down or back).
+#: Suffix of a site label whose site atoms include a step-edge atom (``bridge-step``).
 STEP_SUFFIX = "-step"
 
 
@@ -103,15 +102,5 @@ def step_edge_atoms(atoms: Atoms, surface: np.ndarray, shell: float = 1.2) -> np
 
 
 def with_step(label: str, site_atoms, steps) -> str:
-    """``label`` + :data:`STEP_SUFFIX` + ``n`` when ``n`` >= 1 of the distinct ``site_atoms``
-    are step-edge atoms (``label`` unchanged otherwise).
-
-    The count separates sites that one ``-step`` label lumped together: on fcc(211) the
-    bridge along the edge (``bridge-step2``, a stable site of most adsorbates) from the
-    bridges down the step or back onto the terrace (``bridge-step1``), and the hollows
-    with two edge atoms from those with one. With a single label, the prior of the
-    stable edge bridge was spread over the unstable ones (wwl-simple: SEAM's top-ranked
-    pose was a ``bridge-step`` site in 82 of 152 groups).
-    """
-    n = len(set(map(int, site_atoms)) & set(map(int, steps)))
-    return f"{label}{STEP_SUFFIX}{n}" if n else label
+    """``label`` + :data:`STEP_SUFFIX` when one of ``site_atoms`` is a step-edge atom."""
+    return label + STEP_SUFFIX if set(map(int, site_atoms)) & set(map(int, steps)) else label
