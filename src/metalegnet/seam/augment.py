@@ -22,10 +22,9 @@ substrate atom (periodic images included) is redrawn, at most ``tries`` times, t
 The variants keep the structure's ``info`` (its group keys), so a split by group keeps a
 structure and its variants on the same side.
 
-Measured (``metalegnet bench seam --augment-copies 2``, two seeds each): on wwl-simple SEAM's
-top-1 within 0.1 eV goes from 55.3 to 61.8 % (exact 36.5 to 41.4 %); on xu-kitchin it does
-not help (80.8 to 78.9 %, within the seed spread). See
-``benchmarks/results/seam_wwl_simple/README.md``, run 10.
+Measured (``metalegnet bench seam --augment-copies 2``, three seeds each): on wwl-simple SEAM's
+top-1 within 0.1 eV goes from 54.2 to 60.5 % (exact 34.6 to 39.5 %); on xu-kitchin it gets
+worse (80.4 to 77.7 %). See ``benchmarks/results/seam_wwl_simple/README.md``, run 10.
 """
 
 from __future__ import annotations
