@@ -35,11 +35,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from ase import Atoms
-from ase.data import covalent_radii
 
 from metalegnet.config import check_fields
 from metalegnet.errors import ConfigError
-from metalegnet.surface.detect import in_plane_images
+from metalegnet.seam.place import too_close
+from metalegnet.surface.detect import in_plane_mic
 
 
 @dataclass(frozen=True)
@@ -66,13 +66,6 @@ class PoseAugmentConfig:
             raise ConfigError("lateral_sigma and vertical_sigma must be >= 0")
 
 
-def _in_plane_mic(cell: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Displacements ``d`` (n, 3) reduced to the in-plane minimum image."""
-    frac = np.linalg.solve(cell.T, d.T).T
-    frac[:, :2] -= np.round(frac[:, :2])
-    return frac @ cell
-
-
 def _slab_key(atoms: Atoms, sub: np.ndarray) -> tuple:
     return (atoms.numbers[sub].tobytes(), tuple(np.round(atoms.cell.array.ravel(), 2)))
 
@@ -81,20 +74,10 @@ def _aligned_substrate(a: Atoms, b: Atoms, sub_a: np.ndarray, sub_b: np.ndarray,
                        max_shift: float) -> np.ndarray | None:
     """``b``'s substrate positions moved atom by atom to the in-plane image nearest ``a``'s
     (None when an atom is further than ``max_shift`` Å: not the same slab model)."""
-    d = _in_plane_mic(a.cell.array, b.positions[sub_b] - a.positions[sub_a])
+    d = in_plane_mic(a.cell.array, b.positions[sub_b] - a.positions[sub_a])
     if np.linalg.norm(d, axis=1).max() > max_shift:
         return None
     return a.positions[sub_a] + d
-
-
-def _too_close(atoms: Atoms, ads: np.ndarray, sub: np.ndarray, factor: float) -> bool:
-    pos, idx = in_plane_images(atoms[sub])
-    numbers = atoms.numbers[sub][idx]
-    for i in ads:
-        d = np.linalg.norm(pos - atoms.positions[i], axis=1)
-        if (d < factor * (covalent_radii[atoms.numbers[i]] + covalent_radii[numbers])).any():
-            return True
-    return False
 
 
 def augment_poses(structures: Sequence[Atoms], config: PoseAugmentConfig) -> list[Atoms]:
@@ -129,7 +112,8 @@ def augment_poses(structures: Sequence[Atoms], config: PoseAugmentConfig) -> lis
                         v.positions[sub] = pos
                 v.positions[ads] += [*rng.normal(0.0, config.lateral_sigma, 2),
                                      rng.normal(0.0, config.vertical_sigma)]
-                if not _too_close(v, ads, sub, config.min_contact):
+                if too_close(v[sub], v.positions[ads], v.numbers[ads],
+                             config.min_contact) is None:
                     v.info = dict(a.info)
                     v.info["augmented"] = True
                     out.append(v)

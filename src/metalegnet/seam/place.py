@@ -102,11 +102,11 @@ def build_adslab(slab: Atoms, adsorbate: AdsorbateDef, positions: np.ndarray) ->
     return out
 
 
-def clash(slab: Atoms, positions: np.ndarray, numbers: np.ndarray,
-          clash_factor: float = CLASH_FACTOR,
-          images: tuple[np.ndarray, np.ndarray] | None = None) -> str | None:
-    """Why the adsorbate at ``positions`` clashes with ``slab`` (None: no clash);
-    ``images``: the slab's in-plane images (:func:`in_plane_images`), computed if not given."""
+def too_close(slab: Atoms, positions: np.ndarray, numbers: np.ndarray,
+              clash_factor: float = CLASH_FACTOR,
+              images: tuple[np.ndarray, np.ndarray] | None = None) -> str | None:
+    """Why an atom at ``positions`` (numbers ``numbers``) is closer than ``clash_factor`` x
+    the covalent sum to an atom of ``slab`` or its in-plane images (None: none is)."""
     sub_pos, sub_idx = images if images is not None else in_plane_images(slab)
     sub_num = slab.numbers[sub_idx]
     d = np.linalg.norm(positions[:, None, :] - sub_pos[None, :, :], axis=-1)
@@ -116,6 +116,19 @@ def clash(slab: Atoms, positions: np.ndarray, numbers: np.ndarray,
         a, s = bad[0]
         return (f"adsorbate atom {a} is {d[a, s]:.2f} Å from substrate atom {sub_idx[s]} "
                 f"(limit {limit[a, s]:.2f} Å)")
+    return None
+
+
+def clash(slab: Atoms, positions: np.ndarray, numbers: np.ndarray,
+          clash_factor: float = CLASH_FACTOR,
+          images: tuple[np.ndarray, np.ndarray] | None = None) -> str | None:
+    """Why the adsorbate at ``positions`` clashes with ``slab`` (None: no clash): an atom too
+    close (:func:`too_close`) or one below the surface; ``images``: the slab's in-plane images
+    (:func:`in_plane_images`), computed if not given."""
+    sub_pos, sub_idx = images if images is not None else in_plane_images(slab)
+    close = too_close(slab, positions, numbers, clash_factor, (sub_pos, sub_idx))
+    if close is not None:
+        return close
     lateral = np.linalg.norm(positions[:, None, :2] - sub_pos[None, :, :2], axis=-1)
     for a in range(len(positions)):
         near = lateral[a] < 1.5

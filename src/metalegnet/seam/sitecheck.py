@@ -41,7 +41,7 @@ import numpy as np
 from ase import Atoms
 
 from metalegnet.errors import ConfigError
-from metalegnet.surface.detect import surface_frame, with_oc20_tags
+from metalegnet.surface.detect import in_plane_mic, surface_frame, with_oc20_tags
 from metalegnet.surface.environment import binding_atom
 
 CHECKS = {
@@ -158,10 +158,7 @@ def clean_slab(atoms: Atoms) -> Atoms:
 
 
 def _lateral_mic(cell, a: np.ndarray, b: np.ndarray) -> float:
-    d = a - b
-    frac = np.linalg.solve(np.asarray(cell).T, d)
-    frac[:2] -= np.round(frac[:2])
-    return float(np.linalg.norm((np.asarray(cell).T @ frac)[:2]))
+    return float(np.linalg.norm(in_plane_mic(cell, a - b)[:2]))
 
 
 #: Site names of :func:`~metalegnet.surface.sites.classify_site` in the data sets' labels.

@@ -52,6 +52,15 @@ def in_plane_images(atoms: Atoms, reps: int = 1) -> tuple[np.ndarray, np.ndarray
     return pos, np.tile(np.arange(len(atoms)), len(shifts))
 
 
+def in_plane_mic(cell, d: np.ndarray) -> np.ndarray:
+    """Displacements ``d`` (Å, shape (..., 3)) with whole in-plane cell vectors removed: the
+    fractional in-plane components rounded to the nearest integer (the z component kept)."""
+    cell = np.asarray(cell)
+    frac = np.linalg.solve(cell.T, np.asarray(d, float).reshape(-1, 3).T).T
+    frac[:, :2] -= np.round(frac[:, :2])
+    return (frac @ cell).reshape(np.shape(d))
+
+
 def nearest_neighbour_distance(atoms: Atoms) -> float:
     """The shortest interatomic distance (Å), periodic images included."""
     pos, _ = in_plane_images(atoms)
