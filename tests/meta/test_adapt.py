@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from metalegnet.data.labels import labels_for_task
+from metalegnet.errors import ConfigError
 from metalegnet.meta.adapt import AdaptConfig, adapt
 from metalegnet.meta.maml import samples_graph, task_loss
 from metalegnet.model import LegNet, LegNetConfig
@@ -64,3 +66,51 @@ def test_small_support_policy_chosen_on_source_tasks(emt_tasks):
                 small_support_choice=policy["choice"])
     assert one.choice == policy["choice"]
     assert _loss(one.model, samples[19:], objective) < _loss(model, samples[19:], objective)
+
+
+def test_shrinkage_weight_is_positive_part_james_stein():
+    from metalegnet.meta.adapt import shrinkage_weight
+
+    assert shrinkage_weight(2.0, 1.0, 1) == pytest.approx(0.75)  # 1 - 1 / 4
+    assert shrinkage_weight(-2.0, 1.0, 4) == pytest.approx(1 - 1 / 16)  # s^2 / k
+    assert shrinkage_weight(0.5, 1.0, 1) == 0.0  # within the noise: no shift
+    assert shrinkage_weight(0.0, 1.0, 1) == 0.0
+    with pytest.raises(ConfigError):
+        shrinkage_weight(1.0, 1.0, 0)
+
+
+def test_held_out_rmse_only_from_a_split_by_task():
+    from metalegnet.meta.adapt import held_out_rmse
+
+    val = {"energy_rmse": 0.4, "energy_mae": 0.3}
+    assert held_out_rmse({"val": val, "train_config": {"group_by": ["metal"]}}) == 0.4
+    assert held_out_rmse({"val": val, "train_config": {"group_by": []}}) is None  # frames
+    assert held_out_rmse({"meta": {"k1_noise_rmse": 0.7}, "train_config": {}}) == 0.7
+    assert held_out_rmse({}) is None
+
+
+def test_shrunk_shift_with_one_structure(emt_tasks):
+    from metalegnet.meta.adapt import shrinkage_weight
+
+    samples = labels_for_task(emt_tasks[:6], "s2e", "total")
+    objective = Objective("energy", False, LossScales(energy=0.3))
+    model = _model(shift=-3.0)  # zero-shot is off by a constant
+    one = samples[:1]
+    with torch.no_grad():
+        residual = float(one[0].labels["energy"]) - float(
+            model(samples_graph(one, model.cutoff), compute_forces=False).energy[0])
+    small = adapt(model, one, objective, 0.01, small_support_choice="shrunk-shift",
+                  small_support_noise=0.1 * abs(residual))
+    w = shrinkage_weight(residual, 0.1 * abs(residual), 1)
+    assert small.choice == "shrunk-shift" and "James-Stein" in small.reason
+    assert small.shift == pytest.approx(w * residual, rel=1e-5) and w == pytest.approx(0.99)
+    assert small.weight == pytest.approx(w) and small.summary()["shrinkage_weight"] == small.weight
+    assert _loss(small.model, samples[1:], objective) < _loss(model, samples[1:], objective)
+    # a residual within the model's error on unseen tasks leaves the model as it is
+    big = adapt(model, one, objective, 0.01, small_support_choice="shrunk-shift",
+                small_support_noise=2 * abs(residual))
+    assert big.shift == 0.0
+    for a, b in zip(big.model.state_dict().values(), model.state_dict().values()):
+        assert torch.equal(a, b)
+    with pytest.raises(ConfigError):  # the policy needs s
+        adapt(model, one, objective, 0.01, small_support_choice="shrunk-shift")

@@ -47,6 +47,16 @@ def test_fewshot_pipeline_writes_rows_and_resumes(tmp_path):
     assert sum(rows[("Au(111) CO", 3)]["meta_legnet_head_choices"].values()) == 2
     assert "k=10 skipped" in " ".join(results["notes"])
     assert "| Au(111) CO | 3 |" in (tmp_path / "results.md").read_text()
+    # k = 1: meta-training kept its pretraining's error on the held-out source task (the
+    # split is by surface), and adaptation shifts by the shrunk support residual
+    from metalegnet.checkpoint import load_checkpoint
+
+    _, pre = load_checkpoint(tmp_path / "runs" / "emt" / "pretrain" / "checkpoint.pt")
+    _, meta = load_checkpoint(tmp_path / "runs" / "emt" / "meta" / "checkpoint.pt")
+    assert meta["metadata"]["meta"]["k1_noise_rmse"] == pre["metadata"]["val"]["energy_rmse"]
+    k1 = [json.loads(line) for line in (tmp_path / "partial.jsonl").read_text().splitlines()]
+    k1 = [r for r in k1 if r["k"] == 1 and r["method"] in ("meta-legnet", "legnet+adapt")]
+    assert len(k1) == 4 and all(r["choice"] == "shrunk-shift" for r in k1)
     n_lines = len((tmp_path / "partial.jsonl").read_text().splitlines())
     run_fewshot(run, [setting], log=lambda *_: None)  # resumed: nothing recomputed
     assert len((tmp_path / "partial.jsonl").read_text().splitlines()) == n_lines

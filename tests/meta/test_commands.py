@@ -112,10 +112,14 @@ def test_bad_input_is_one_line(meta_run, tmp_path, capsys):
     assert main(["adapt", str(out / "checkpoint.pt"), "--support",
                  str(tmp / "support.extxyz"), "-o", str(tmp_path / "a.pt"), "--steps",
                  "-1"]) == 2
+    # meta-trained from scratch: no error on unseen tasks is known for the shrunk policy
+    assert main(["adapt", str(out / "checkpoint.pt"), "--support",
+                 str(tmp / "support.extxyz"), "-o", str(tmp_path / "a.pt"), "--k1-policy",
+                 "shrunk"]) == 2
     err = [line for line in capsys.readouterr().err.strip().splitlines()
            if not line.startswith("metalegnet: warning:")]
-    assert len(err) == 4 and all(line.startswith("metalegnet: error:") for line in err)
-    assert "facet_nope" in err[2]
+    assert len(err) == 5 and all(line.startswith("metalegnet: error:") for line in err)
+    assert "facet_nope" in err[2] and "--k1-policy shrunk" in err[4]
 
 
 def test_ridge_head_adapts_a_checkpoint_trained_on_forces_with_its_forces(meta_run):

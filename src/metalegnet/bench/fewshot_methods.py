@@ -8,7 +8,8 @@ atoms (``s2f``, eV/Å; only the methods of :data:`FORCE_METHODS`).
 =====================  ===================================================================
 ``meta-legnet``        meta-trained LegNet (MAML, :mod:`metalegnet.meta`), adapted with
                        :func:`metalegnet.meta.adapt.adapt` (steps by cross-validation on
-                       the support set, zero-shot fallback; k = 1: zero-shot)
+                       the support set, zero-shot fallback; k = 1: the support residual
+                       shrunk by the pretraining's error on unseen tasks, ``shrunk-shift``)
 ``meta-legnet-fixed``  the same, always the meta-trained number of inner steps (no CV)
 ``meta-legnet-head``   LegNet meta-trained through the closed-form ridge head
                        (:mod:`metalegnet.meta.head`, ``inner: ridge-head``, from the same
@@ -18,8 +19,8 @@ atoms (``s2f``, eV/Å; only the methods of :data:`FORCE_METHODS`).
 ``legnet+head``        ablation: the *pretrained* LegNet through the same ridge-head
                        adaptation (lambda_rel = 1; k = 1: zero-shot); in ``s2f`` settings
                        both heads fit the support forces too
-``legnet+adapt``       ablation: the *pretrained* LegNet through the same adaptation
-                       (what the adaptation procedure gives without meta-training)
+``legnet+adapt``       ablation: the *pretrained* LegNet through the same adaptation, k = 1
+                       included (what the adaptation procedure gives without meta-training)
 ``fine-tuned-legnet``  pretrained LegNet, all weights fine-tuned on the support set with
                        Adam (fixed steps and rate; what fairchem/MACE users do)
 ``ridge``              scikit-learn RidgeCV on frozen pretrained features: the graph mean
@@ -51,7 +52,7 @@ import numpy as np
 import torch
 
 from metalegnet.data.labels import Sample
-from metalegnet.meta.adapt import DEFAULT_STEP_GRID, AdaptConfig, adapt
+from metalegnet.meta.adapt import DEFAULT_STEP_GRID, SHRUNK_SHIFT, AdaptConfig, adapt
 from metalegnet.meta.head import adapt_head
 from metalegnet.meta.maml import samples_graph, task_loss
 from metalegnet.model import LegNet
@@ -90,6 +91,9 @@ class FewShotModels:
     step_grid: tuple[int, ...] = DEFAULT_STEP_GRID
     folds: int = 4
     small_support_choice: str | None = None  # meta-training's k = 1 choice (recorded only)
+    #: s of the shrunk k = 1 shift (eV): the pretraining's energy RMSE on its validation
+    #: tasks (:func:`metalegnet.meta.adapt.held_out_rmse`); ``None``: k = 1 stays zero-shot
+    k1_noise: float | None = None
     baselines: dict[str, FewShotModels] = field(default_factory=dict)  # meta-<name>
     head_meta: torch.nn.Module | None = None  # meta-trained through the ridge head
     head_lambda: float = 1.0  # its learned lambda_rel
@@ -154,8 +158,23 @@ def _train(model: torch.nn.Module, support: Sequence[Sample], objective: Objecti
 def meta_legnet(m: FewShotModels, support, query, seed: int, fixed: bool = False):
     cfg = AdaptConfig(steps=m.inner_steps if fixed else None, step_grid=list(m.step_grid),
                       folds=m.folds, seed=seed)
-    r = adapt(m.meta, support, m.objective, m.inner_lr, cfg)  # k = 1: zero-shot
-    return r.model, {"choice": r.choice, "seconds": r.seconds}
+    r = adapt(m.meta, support, m.objective, m.inner_lr, cfg, **_k1(m))
+    return r.model, _adapt_info(r)
+
+
+def _adapt_info(r) -> dict:
+    info = {"choice": r.choice, "seconds": r.seconds}
+    if r.weight is not None:
+        info.update(shift_eV=r.shift, shrinkage_weight=r.weight)
+    return info
+
+
+def _k1(m: FewShotModels) -> dict:
+    """The k = 1 policy of :func:`meta_legnet` and :func:`legnet_adapt`: the shrunk shift
+    where the pretraining's error on unseen tasks is known, else zero-shot."""
+    if m.k1_noise is None:
+        return {}
+    return {"small_support_choice": SHRUNK_SHIFT, "small_support_noise": m.k1_noise}
 
 
 def meta_legnet_head(m: FewShotModels, support, query, seed: int):
@@ -176,8 +195,8 @@ def legnet_head(m: FewShotModels, support, query, seed: int):
 def legnet_adapt(m: FewShotModels, support, query, seed: int):
     lr = m.inner_lr if isinstance(m.inner_lr, float) else 0.01
     cfg = AdaptConfig(step_grid=list(m.step_grid), folds=m.folds, seed=seed)
-    r = adapt(m.pretrained, support, m.objective, lr, cfg)
-    return r.model, {"choice": r.choice, "seconds": r.seconds}
+    r = adapt(m.pretrained, support, m.objective, lr, cfg, **_k1(m))
+    return r.model, _adapt_info(r)
 
 
 def fine_tuned(m: FewShotModels, support, query, seed: int):

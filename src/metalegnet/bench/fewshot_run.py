@@ -24,6 +24,7 @@ from metalegnet.bench.fewshot_settings import Setting
 from metalegnet.checkpoint import load_checkpoint
 from metalegnet.config import atomic_write_text
 from metalegnet.data.validate import validate_structures
+from metalegnet.meta.adapt import held_out_rmse
 from metalegnet.meta.config import MetaTrainConfig
 from metalegnet.meta.tasks import Task, build_tasks, check_no_leak, matches
 from metalegnet.meta.train import meta_train
@@ -149,6 +150,8 @@ def _prepare(run: FewShotRun, setting: Setting, source: list[Task], log, folder:
                            small_support_choice=((payload["metadata"]["meta"]
                                                   .get("small_support") or {})
                                                  .get("choice")),
+                           k1_noise=(held_out_rmse(payload["metadata"])
+                                     or held_out_rmse(pre_payload["metadata"])),
                            sigma_energy=float(pre_payload["metadata"]["loss_scales"]
                                               ["sigma_energy"]),
                            use_forces=setting.task == "s2f",

@@ -9,11 +9,19 @@ cross-validation (leave-one-out for k <= ``folds``): for every candidate, adapt 
 other folds and score the held-out fold with the training loss; the candidates are
 *zero-shot* (no shift, no step) and, with the shift, n in ``step_grid``. The candidate
 with the lowest mean held-out loss wins; zero-shot wins ties. With k < 2 (nothing to hold
-out) zero-shot is kept, unless the caller passes the candidate chosen the same way on
-one-structure draws of the source tasks at the end of meta-training
-(:func:`small_support_policy`, stored in the checkpoint; ``metalegnet adapt --k1-policy
-source``), which carries no guarantee. With ``steps`` fixed (``--steps K``) no
-cross-validation is run.
+out) the caller's ``small_support_choice`` decides, default zero-shot:
+
+* the candidate chosen the same way on one-structure draws of the source tasks at the end
+  of meta-training (:func:`small_support_policy`, stored in the checkpoint;
+  ``metalegnet adapt --k1-policy source``);
+* ``shrunk-shift`` (``--k1-policy shrunk``): the per-task reference delta_S shrunk towards
+  zero by the positive-part James-Stein weight (:func:`shrinkage_weight`)
+  w = max(0, 1 - s^2 / (k delta_S^2)), with s the energy RMSE (eV) of the model's
+  pretraining on validation tasks it never trained on (:func:`held_out_rmse`). A residual
+  no larger than a typical unseen-task error is left alone; a much larger one is mostly
+  an offset of the task and is removed. Neither carries a guarantee at k = 1.
+
+With ``steps`` fixed (``--steps K``) no cross-validation is run.
 """
 
 from __future__ import annotations
@@ -40,6 +48,8 @@ from metalegnet.meta.maml import (
 from metalegnet.train.losses import Objective
 
 ZERO_SHOT = "zero-shot"
+#: the k = 1 candidate of the shrunk per-task reference (module docstring)
+SHRUNK_SHIFT = "shrunk-shift"
 #: candidate step counts of the cross-validation: doubling up to about the budget of plain
 #: fine-tuning (30 Adam steps in ``metalegnet bench fewshot``), so adaptation may move the
 #: model as far as fine-tuning does when the support set says it should
@@ -82,8 +92,10 @@ class AdaptConfig:
 class AdaptResult:
     """The adapted model and how it was chosen.
 
-    ``choice``: ``"zero-shot"`` or ``"steps=n"``; ``steps``: n; ``shift``: delta_S (eV, in
-    the model's mu_graph); ``cv``: mean held-out loss per candidate; ``seconds``: wall time.
+    ``choice``: ``"zero-shot"``, ``"steps=n"`` or ``"shrunk-shift"``; ``steps``: n;
+    ``shift``: delta_S (eV, in the model's mu_graph); ``cv``: mean held-out loss per
+    candidate; ``seconds``: wall time; ``weight``: the James-Stein weight w of a shrunk
+    shift (``None`` otherwise).
     """
 
     model: torch.nn.Module
@@ -93,10 +105,12 @@ class AdaptResult:
     cv: dict[str, float]
     seconds: float
     reason: str = ""
+    weight: float | None = None
 
     def summary(self) -> dict:
         return {"choice": self.choice, "steps": self.steps, "shift_eV": self.shift,
-                "cv_loss": self.cv, "seconds": round(self.seconds, 3), "reason": self.reason}
+                "cv_loss": self.cv, "seconds": round(self.seconds, 3), "reason": self.reason,
+                **({"shrinkage_weight": self.weight} if self.weight is not None else {})}
 
 
 def _candidate(n: int) -> str:
@@ -149,22 +163,58 @@ def _cv_losses(model, params: Params, samples: Sequence[Sample], objective: Obje
 
 
 def candidate_step(choice: str) -> int:
-    return 0 if choice == ZERO_SHOT else int(choice.split("=")[1])
+    return 0 if choice in (ZERO_SHOT, SHRUNK_SHIFT) else int(choice.split("=")[1])
+
+
+def shrinkage_weight(residual: float, noise_rmse: float, k: int) -> float:
+    """Positive-part James-Stein weight of a task's mean support residual.
+
+    With k support residuals r_i = b + e_i (b: the task's energy offset; e_i: per-structure
+    errors of RMS ``noise_rmse`` = s, eV) the mean r has E[r^2] = b^2 + s^2 / k, so
+    b^2 is estimated by r^2 - s^2 / k and the shrunk offset is w r with
+    w = max(0, 1 - s^2 / (k r^2)) (0 for r = 0)."""
+    if k < 1 or not noise_rmse >= 0:
+        raise ConfigError(f"shrinkage_weight needs k >= 1 and noise >= 0, got k={k}, "
+                          f"noise={noise_rmse}")
+    if residual == 0.0:
+        return 0.0
+    return max(0.0, 1.0 - noise_rmse ** 2 / (k * residual ** 2))
+
+
+def held_out_rmse(metadata: dict) -> float | None:
+    """The energy RMSE (eV) of a checkpoint's pretraining on validation *tasks* it never
+    trained on: ``val.energy_rmse`` of a ``metalegnet train`` checkpoint whose split was by
+    group (``group_by`` set), or the value meta-training copied from its ``init``
+    (``meta.k1_noise_rmse``); ``None`` when neither is known (a split by frame says
+    nothing about unseen tasks)."""
+    meta = metadata.get("meta") or {}
+    if meta.get("k1_noise_rmse") is not None:
+        return float(meta["k1_noise_rmse"])
+    val = metadata.get("val") or {}
+    group_by = (metadata.get("train_config") or {}).get("group_by")
+    if val.get("energy_rmse") is not None and group_by:
+        return float(val["energy_rmse"])
+    return None
 
 
 def adapt(model: torch.nn.Module, support: Sequence[Sample], objective: Objective,
           inner_lr: float | Params, config: AdaptConfig | None = None,
-          small_support_choice: str | None = None) -> AdaptResult:
+          small_support_choice: str | None = None,
+          small_support_noise: float | None = None) -> AdaptResult:
     """Adapt a copy of ``model`` to the task of ``support`` (module docstring).
 
     ``inner_lr``: the meta-trained alpha (float or per-parameter Meta-SGD rates), used
     unless ``config.lr`` is set. ``small_support_choice``: the candidate to take when the
-    support set is too small to cross-validate (k = 1), chosen beforehand on the source
-    tasks (:func:`small_support_policy`); default zero-shot."""
+    support set is too small to cross-validate (k = 1): one chosen beforehand on the
+    source tasks (:func:`small_support_policy`) or ``shrunk-shift``, which needs
+    ``small_support_noise`` (s of :func:`shrinkage_weight`, eV); default zero-shot."""
     config = config or AdaptConfig()
     t0 = time.perf_counter()
     if not support:
         raise ConfigError("adaptation needs at least one support structure")
+    if small_support_choice == SHRUNK_SHIFT and small_support_noise is None:
+        raise ConfigError("the shrunk-shift k = 1 policy needs the model's error on unseen "
+                          "tasks (small_support_noise)")
     model = exact_higher_derivatives(copy.deepcopy(model))
     model.eval()
     dtype = next(model.parameters()).dtype
@@ -179,7 +229,8 @@ def adapt(model: torch.nn.Module, support: Sequence[Sample], objective: Objectiv
         choice = small_support_choice or ZERO_SHOT
         steps = candidate_step(choice)
         reason = ("fewer than 2 support structures: nothing to cross-validate on; "
-                  + ("the choice made on the source tasks" if small_support_choice
+                  + ("the shrunk per-task reference" if choice == SHRUNK_SHIFT
+                     else "the choice made on the source tasks" if small_support_choice
                      else "zero-shot"))
     else:
         cv = _cv_losses(model, params, support, objective, lr, config)
@@ -187,11 +238,15 @@ def adapt(model: torch.nn.Module, support: Sequence[Sample], objective: Objectiv
         choice = best
         steps = candidate_step(best)
         reason = f"{min(config.folds, len(support))}-fold cross-validation on the support set"
-    shift = 0.0
+    shift, w = 0.0, None
     if choice != ZERO_SHOT:
         graph = samples_graph(support, model.cutoff, dtype)
         delta = (support_shift(model, params, graph, objective, differentiable=False)
                  if config.task_shift else None)
+        if choice == SHRUNK_SHIFT and delta is not None:
+            w = shrinkage_weight(float(delta), float(small_support_noise), len(support))
+            delta = delta * w
+            reason += f" (James-Stein weight {w:.2f}, s = {small_support_noise:.3f} eV)"
         params = inner_loop(model, params, graph, objective, steps, lr, second_order=False,
                             shift=delta, keep_graph=False)
         shift = 0.0 if delta is None else float(delta)
@@ -204,7 +259,7 @@ def adapt(model: torch.nn.Module, support: Sequence[Sample], objective: Objectiv
     for p in model.parameters():
         p.requires_grad_(True)
     return AdaptResult(model=model, choice=choice, steps=steps, shift=shift, cv=cv,
-                       seconds=time.perf_counter() - t0, reason=reason)
+                       seconds=time.perf_counter() - t0, reason=reason, weight=w)
 
 
 def source_choice(tasks, losses_of, draws: int = 2, max_query: int = 20, seed: int = 0

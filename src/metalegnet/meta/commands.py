@@ -129,9 +129,13 @@ def _register_adapt(subparsers) -> None:
                    "default: what CKPT was meta-trained for")
     p.add_argument("--energy-key", metavar="KEY", help="info key of the adsorption energy")
     p.add_argument("--no-task-shift", dest="task_shift", action="store_false")
-    p.add_argument("--k1-policy", choices=("zero-shot", "source"), default="zero-shot",
-                   help="with one support structure: keep the model (default) or take the "
-                   "choice meta-training made on the source tasks")
+    p.add_argument("--k1-policy", choices=("auto", "shrunk", "zero-shot", "source"),
+                   default="auto",
+                   help="with one support structure: shift by the support residual shrunk "
+                   "by the model's error on unseen tasks (shrunk, James-Stein), keep the "
+                   "model (zero-shot), or take the choice meta-training made on the source "
+                   "tasks (source); auto (default): shrunk where the checkpoint records "
+                   "that error, else zero-shot")
     p.set_defaults(func=run_adapt)
 
 

@@ -26,7 +26,7 @@ from metalegnet.config import atomic_write_text, remove_orphan_tmp, to_dict
 from metalegnet.data.graph import AtomicGraph, atoms_to_graph, collate
 from metalegnet.data.io import read_structures
 from metalegnet.errors import ConfigError, DataError
-from metalegnet.meta.adapt import small_support_policy
+from metalegnet.meta.adapt import held_out_rmse, small_support_policy
 from metalegnet.meta.config import MetaTrainConfig, save_meta_config
 from metalegnet.meta.head import head_meta_loss, small_support_head_policy
 from metalegnet.meta.maml import exact_higher_derivatives, init_inner_lrs, meta_loss
@@ -79,7 +79,8 @@ def prepare_tasks(config: MetaTrainConfig, structures: Sequence | None = None) -
 
 def meta_metadata(config: MetaTrainConfig, norm: Normalization, step: int,
                   seconds: float, num_tasks: int, small_support: dict | None = None,
-                  head_lambda: float | None = None) -> dict:
+                  head_lambda: float | None = None, k1_noise_rmse: float | None = None
+                  ) -> dict:
     tc = config.train_config
     return {"task": tc.task, "energy_target": tc.energy_target,
             "energy_label": tc.energy_label, "energy_key": tc.energy_key,
@@ -91,6 +92,7 @@ def meta_metadata(config: MetaTrainConfig, norm: Normalization, step: int,
                      "num_source_tasks": num_tasks, "train_time_s": round(seconds, 2),
                      "adapt_step_grid": list(config.adapt_step_grid),
                      "small_support": small_support, "inner": config.inner,
+                     "k1_noise_rmse": k1_noise_rmse,
                      **({"head_lambda": head_lambda} if head_lambda is not None else {})}}
 
 
@@ -117,8 +119,11 @@ class MetaTrainer:
             "source": {t.name: len(t) for t in self.data.source},
             "target": {t.name: len(t) for t in self.data.target}}, indent=1))
         tc = config.train_config
+        #: the init's error on unseen tasks, kept for the shrunk k = 1 policy of ``adapt``
+        self.k1_noise_rmse: float | None = None
         if config.init:
-            self.model, _ = load_checkpoint(config.init)
+            self.model, init_payload = load_checkpoint(config.init)
+            self.k1_noise_rmse = held_out_rmse(init_payload.get("metadata") or {})
         else:
             self.model = build_model(tc)
             self.data.normalization.apply(self.model)
@@ -177,7 +182,8 @@ class MetaTrainer:
     def _save(self, name: str, **extra) -> None:
         m = meta_metadata(self.config, self.data.normalization, self.state["step"],
                           self.state["elapsed_s"], len(self.data.source),
-                          self.state.get("small_support"), self.head_lambda)
+                          self.state.get("small_support"), self.head_lambda,
+                          self.k1_noise_rmse)
         if self.log_lambda is not None:
             extra["head_log_lambda"] = self.log_lambda.detach().clone()
         if self.lrs is not None:
