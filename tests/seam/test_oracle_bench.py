@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -68,6 +70,8 @@ def test_config_checks():
         OracleBenchConfig(top_k=3, ks=(1, 5))
     with pytest.raises(ConfigError):
         TruthConfig(random_placements=-1)
+    with pytest.raises(ConfigError, match="augment_copies"):
+        OracleBenchConfig(augment_copies=-1)
     assert orientations("O", 30.0) == [(0.0, 0.0)]
     assert len(orientations("CO", 30.0)) == 2
 
@@ -120,6 +124,16 @@ def test_oracle_bench_end_to_end_with_emt(tmp_path):
     assert SYSTEM.name in text and "success@3" in text
     again = run_oracle_bench(cfg, tmp_path, log=lambda s: None, frames=frames)  # all cached
     assert again["rows"][0]["methods"] == m
+    # the model may train on placed-pose variants too (same ground truth, reused)
+    shutil.copytree(tmp_path / "cache", tmp_path / "aug" / "cache")
+    run_oracle_bench(dataclasses.replace(cfg, augment_copies=1), tmp_path / "aug",
+                     log=lambda s: None, frames=frames)
+
+    def n_train(folder):
+        return json.loads((folder / "model" / "metrics.json").read_text())["num_samples"]
+
+    plain, aug = n_train(tmp_path), n_train(tmp_path / "aug")
+    assert aug["train"] + aug["val"] == 2 * (plain["train"] + plain["val"])
     leaky = frames[0].copy()  # a Ni-Pd substrate in the data: the system is not held out
     sym = leaky.get_chemical_symbols()
     metal = [i for i, x in enumerate(sym) if x in ("Pd", "Cu")]

@@ -60,9 +60,10 @@ def register(bench_subparsers) -> None:
                    help="site checks: train the fold model and database on every structure "
                    "outside the held-out groups (all, default) or only on the other folds' "
                    "check groups (groups: the earlier protocol)")
-    p.add_argument("--augment-copies", type=int, default=0, help="site checks: placed-pose "
-                   "variants per training structure for the fold model (metalegnet.seam."
-                   "augment; default 0 = relaxed structures only)")
+    p.add_argument("--augment-copies", type=int, default=0, help="placed-pose variants per "
+                   "training structure for the model SEAM ranks with (the fold models of "
+                   "the site checks, the oracle check's model; metalegnet.seam.augment; "
+                   "default 0 = relaxed structures only)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
 
@@ -109,6 +110,7 @@ def run_oracle(args: argparse.Namespace) -> int:
         systems=systems, oracle=args.oracle, epochs=args.epochs,
         num_features=args.features, num_blocks=args.blocks, max_train_s=args.max_train_s,
         top_k=args.top_k, seed=args.seed, prior_weight=args.prior_weight,
+        augment_copies=args.augment_copies,
         truth=TruthConfig(random_placements=args.random_placements, seed=args.seed))
     result = run_oracle_bench(config, args.out)
     command = (f"metalegnet bench seam --check oracle --out {args.out} --oracle {args.oracle}"
@@ -116,6 +118,7 @@ def run_oracle(args: argparse.Namespace) -> int:
                f"--features {args.features} --blocks {args.blocks} --max-train-s "
                f"{args.max_train_s} --top-k {args.top_k} --seed {args.seed}"
                f" --prior-weight {args.prior_weight}"
+               + (f" --augment-copies {args.augment_copies}" if args.augment_copies else "")
                + (f" --systems {args.systems}" if systems else ""))
     text = oracle_markdown(result, command)
     atomic_write_text(Path(args.out) / "results.md", text)

@@ -72,6 +72,9 @@ class OracleBenchConfig:
         oracle: ``sevennet`` (SevenNet-0) or ``chgnet``; ``emt`` only for tests.
         truth: the ground truth's settings.
         prior_weight: SEAM's weight on the database's site prior (0 = off).
+        augment_copies: placed-pose variants per training structure for the model
+            (:mod:`metalegnet.seam.augment`; 0 = the relaxed structures only). The
+            database is built from the structures alone.
     """
 
     systems: tuple[str, ...] = ()
@@ -89,10 +92,13 @@ class OracleBenchConfig:
     oracle: str = "sevennet"
     seed: int = 0
     prior_weight: float = 1.0
+    augment_copies: int = 0
     truth: TruthConfig = field(default_factory=TruthConfig)
 
     def __post_init__(self) -> None:
         check_fields(self)
+        if self.augment_copies < 0:
+            raise ConfigError(f"augment_copies must be >= 0, got {self.augment_copies}")
         if max(self.ks) > self.top_k:
             raise ConfigError(f"ks {self.ks} go beyond top_k {self.top_k}")
         known = {s.name for s in SYSTEMS}
@@ -258,6 +264,7 @@ def run_oracle_bench(config: OracleBenchConfig, out: str | Path,
         load_site_prior,
         load_templates,
     )
+    from metalegnet.seam.augment import PoseAugmentConfig
     from metalegnet.seam.training import train_adsorption_model
 
     out = Path(out)
@@ -277,7 +284,9 @@ def run_oracle_bench(config: OracleBenchConfig, out: str | Path,
     t1 = time.perf_counter()
     model = train_adsorption_model(frames, out / "model", ("sid",), config.model,
                                    config.num_features, config.num_blocks, config.epochs,
-                                   config.max_train_s, config.seed)
+                                   config.max_train_s, config.seed,
+                                   augment=PoseAugmentConfig(copies=config.augment_copies,
+                                                             seed=config.seed))
     db = str(out / "environments.db")
     build_envdb(model, frames, db, EnvdbConfig(frames="all", quality=QualityConfig("none")))
     templates = load_templates(db)
