@@ -86,6 +86,9 @@ def test_cli_errors_are_one_line(tiny_oc20, tmp_path, capsys):
     code = main(["train", "--data", "no-such-set", "--task", "s2e", "--out",
                  str(tmp_path / "y")])
     assert code == 2 and "no-such-set" in capsys.readouterr().err
+    code = main(["train", "--data", str(tiny_oc20), "--task", "s2ef", "--pose-variants", "1",
+                 "--out", str(tmp_path / "z")])
+    assert code == 2 and "pose_variants needs task s2e" in capsys.readouterr().err
 
 
 def test_demo_end_to_end_quick(tmp_path, capsys):

@@ -3,6 +3,7 @@ energy normalisation and the config."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -191,3 +192,39 @@ def test_shipped_configs_are_valid():
     for path in bench_files:
         suite = get_suite(path.stem.removeprefix("bench_"))
         apply_hparams(suite, load_hparams(path))
+
+
+def test_pose_variants_join_the_training_split_only():
+    from metalegnet.testing.structures import slab_with_adsorbate
+    from metalegnet.train.data import prepare_data
+
+    frames = []
+    for k in range(10):
+        atoms = slab_with_adsorbate(seed=k)
+        atoms.info.update(sid=f"s{k}", e_ads=-0.1 * k)
+        frames.append(atoms)
+    base = TrainConfig(data="ads.extxyz", task="s2e", energy_target="adsorption",
+                       split_fractions=[0.6, 0.2, 0.2])
+    plain = prepare_data(base, frames)
+    aug = prepare_data(dataclasses.replace(base, pose_variants=2), frames)
+    train = plain.split.indices("train")
+    assert aug.split.indices("val") == plain.split.indices("val")
+    assert aug.split.indices("test") == plain.split.indices("test")
+    extra = aug.split.indices("train")[len(train):]
+    assert aug.split.indices("train")[:len(train)] == train
+    assert len(extra) == 2 * len(train) and extra == list(range(10, 10 + len(extra)))
+    for j, i in enumerate(extra):  # in order: copies of each training structure in turn
+        src = aug.samples[train[j // 2]]
+        v = aug.samples[i]
+        assert v.labels == src.labels and v.atoms.info["sid"] == src.atoms.info["sid"]
+        ads = v.atoms.get_tags() == 2
+        shift = v.atoms.positions[ads] - src.atoms.positions[ads]
+        assert np.allclose(shift, shift[0]) and np.linalg.norm(shift[0]) > 0  # rigid move
+    assert aug.warnings == []
+    for atoms in frames:  # no adsorbate tagged: no variants, and the run's log says so
+        atoms.set_tags(np.zeros(len(atoms), dtype=int))
+    untagged = prepare_data(dataclasses.replace(base, pose_variants=2), frames)
+    assert len(untagged.samples) == 10
+    assert "0 variants of 6 training structures" in untagged.warnings[-1]
+    with pytest.raises(ConfigError, match="pose_variants needs task s2e"):
+        TrainConfig(task="s2ef", pose_variants=1)

@@ -26,7 +26,8 @@ _TRAIN_FLAGS = {"data": "data", "task": "task", "model": "model", "epochs": "epo
                 "num_workers": "num_workers",
                 "force_weight": "force_weight", "cutoff": "cutoff",
                 "drop_unlabelled": "drop_unlabelled", "progress": "progress",
-                "split_seen_elements": "split_seen_elements"}
+                "split_seen_elements": "split_seen_elements",
+                "pose_variants": "pose_variants"}
 _RESUME_MUTABLE = {"epochs", "device", "num_threads", "num_workers", "max_time_s",
                    "progress"}
 
@@ -75,6 +76,10 @@ def _register_train(subparsers) -> None:
                    help="skip structures lacking the task's labels")
     p.add_argument("--split-seen-elements", action="store_const", const=True,
                    help="hold out only groups whose elements all occur in training groups")
+    p.add_argument("--pose-variants", type=int, metavar="N",
+                   help="s2e: also train on N placed-pose variants of each training structure "
+                   "(adsorbate moved ~0.15 Å, labelled with its structure's energy), for the "
+                   "model SEAM ranks placed poses with")
     p.add_argument("--no-progress", dest="progress", action="store_const", const=False,
                    help="no progress bar")
     p.set_defaults(func=run_train)

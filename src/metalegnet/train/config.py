@@ -56,6 +56,11 @@ class TrainConfig:
             labelling and splitting (a documented subsample for small compute budgets).
         frame_stride: keep every k-th frame of each ``sid`` (per-frame tasks only; IS2RE
             always sees whole trajectories).
+        pose_variants: placed-pose variants per *training* structure
+            (:mod:`metalegnet.seam.augment`: the adsorbate (tag 2) moved rigidly by about
+            0.15 Å, the substrate possibly that of the same slab relaxed around another
+            site), each labelled with its structure's energy; ``s2e`` only. For the model
+            SEAM ranks placed poses with; validation and test keep the structures alone.
         drop_unlabelled: drop structures that lack the task's labels instead of failing.
         max_force: largest physical force on one atom (eV/Å, Euclidean norm); a label above
             it is bad input (an exploded calculation). Default 1e4: 28x the largest force in
@@ -113,6 +118,7 @@ class TrainConfig:
     split_seen_elements: bool = False
     structure_stride: int = 1
     frame_stride: int = 1
+    pose_variants: int = 0
     drop_unlabelled: bool = False
     max_force: float | None = 1e4
     max_energy_per_atom: float | None = 1e5
@@ -170,6 +176,9 @@ class TrainConfig:
                 raise ConfigError(f"TrainConfig.test_where={self.test_where!r}: expected "
                                   "{info key: [value, ...]} with at least one value per key")
             self.test_where = {str(k): [str(x) for x in v] for k, v in self.test_where.items()}
+        if self.pose_variants and self.task != "s2e":
+            raise ConfigError(f"pose_variants needs task s2e (a variant keeps its structure's "
+                              f"energy, not its forces), got task={self.task!r}")
         if self.monitor == "force_mae" and not self.uses_forces:
             raise ConfigError(f"monitor=force_mae needs forces, but task={self.task!r}")
         if self.monitor == "energy_mae" and not self.uses_energy:
@@ -191,7 +200,7 @@ class TrainConfig:
                     "max_energy_per_atom", "plateau_factor")
         non_negative = ("num_workers", "weight_decay", "min_lr_ratio", "plateau_patience",
                         "grad_clip", "patience", "energy_weight", "force_weight",
-                        "checkpoint_every")
+                        "checkpoint_every", "pose_variants")
         for name in positive:
             value = getattr(self, name)
             if value is not None and value <= 0:

@@ -25,6 +25,7 @@ sigma_F for s2f/s2ef (forces = sigma * W_F v must come out in eV/Å).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -329,5 +330,39 @@ def prepare_data(config: TrainConfig, structures: Sequence[Atoms] | None = None,
     split = make_split(samples, config, splits_path, fingerprint)
     norm = fit_normalization(split.select(samples, "train"), config,
                              split.select(samples, "val"))
+    warnings = [warning] if warning else []
+    if config.pose_variants:
+        n_train = len(split.indices("train"))
+        samples, split = add_pose_variants(samples, split, config.pose_variants, config.seed)
+        made = len(split.indices("train")) - n_train
+        if made < config.pose_variants * n_train:
+            warnings.append(f"pose_variants={config.pose_variants}: {made} variants of "
+                            f"{n_train} training structures (structures without adsorbate "
+                            "atoms tagged 2 get none, and a variant that clashes is dropped)")
     return PreparedData(samples=samples, split=split, normalization=norm, num_dropped=dropped,
-                        warnings=[warning] if warning else [])
+                        warnings=warnings)
+
+
+def add_pose_variants(samples: list[Sample], split: Split, copies: int, seed: int
+                      ) -> tuple[list[Sample], Split]:
+    """``samples`` followed by ``copies`` placed-pose variants of each training sample
+    (:func:`metalegnet.seam.augment.augment_poses`, which needs adsorbate tags 2), each
+    with its source's labels; the split with the variants added to its training indices
+    (``splits.json`` keeps the split of the structures alone)."""
+    from metalegnet.seam.augment import PoseAugmentConfig, augment_poses
+
+    train = split.indices("train")
+    sources = []
+    for i in train:
+        atoms = samples[i].atoms.copy()
+        atoms.info["_pose_source"] = i
+        sources.append(atoms)
+    variants = augment_poses(sources, PoseAugmentConfig(copies=copies, seed=seed))[len(sources):]
+    extra = []
+    for v in variants:
+        i = v.info.pop("_pose_source")
+        extra.append(Sample(v, dict(samples[i].labels)))
+    start = len(samples)
+    new_split = dataclasses.replace(split, train_idx=list(train) + list(
+        range(start, start + len(extra))))
+    return list(samples) + extra, new_split
