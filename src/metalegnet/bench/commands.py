@@ -31,7 +31,9 @@ def register(subparsers) -> None:
         "on validation instead and record it in metalegnet/bench/configs/bench_<suite>.yaml.")
     p.add_argument("--suite", choices=("quick", "full", "large"), default="quick",
                    help="quick: 2 CPU cores, < 45 min with --jobs 2; full: the published "
-                        "table (11.5 CPU-hours measured, ~6 h with --jobs 2; resumable); "
+                        "table (its 10 rows on the real sets and bench-3d-ml took 11.5 "
+                        "CPU-hours, ~6 h with --jobs 2; the generated EMT rows come on top; "
+                        "resumable, --rows picks rows); "
                         "large: GPU scale")
     p.add_argument("--out", metavar="DIR", help="output folder (required unless --tune)")
     p.add_argument("--jobs", type=int, default=1, help="parallel runs, 1 torch thread each")

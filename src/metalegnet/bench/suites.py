@@ -12,9 +12,10 @@ training recipe; only the learning rate and the model size differ per model (see
   timed on c3-cu111 S2E/S2F, scaled by each row's structures, atoms and epochs, checked
   against two full-length runs) plus ~4 min generating bench-0d and bench-3d with EMT the
   first time (AMD EPYC, 1 torch thread per run).
-* ``full``: the published table, as a long CPU job (measured: the 210 runs of the v2 table
-  took 11.5 CPU-hours, DimeNet++ 4.4 and PaiNN 2.4 of them, so ~6 h on 2 cores with
-  ``--jobs 2``; resumable row by row; the 1.5 h first estimated was wrong):
+* ``full``: the published table, as a long CPU job (measured: the 210 runs of the v2 table's
+  10 rows on the real sets and bench-3d-ml took 11.5 CPU-hours, DimeNet++ 4.4 and PaiNN 2.4
+  of them, so ~6 h on 2 cores with ``--jobs 2``; the generated EMT rows and the rows reported apart
+  come on top; resumable row by row; the 1.5 h first estimated was wrong):
   the quick suite's rows, budgets and model sizes, with 3 seeds and DimeNet++ (at a small
   size: its triplet messages are the slowest model here), bench-2d and bench-oxide where
   they have been generated. Its budgets are CPU budgets, and its header says so.
