@@ -77,7 +77,8 @@ def test_other_adsorbate_is_reseated_and_the_model_ranks():
     slab = alloy_slab()
     template = template_of(co_adslab(slab), key="co")
     model = tiny_model()
-    result = seam(slab, "NO", [template], model=model, config=SeamConfig(top_k=4))
+    result = seam(slab, "NO", [template], model=model,
+                  config=SeamConfig(top_k=4, cover_site_types=False))
     assert result.proposals
     for p in result.proposals:
         assert not p.template_pose and p.energy is not None
@@ -153,7 +154,8 @@ def test_several_poses_per_site_return_one_proposal_per_site():
     slab = alloy_slab()
     templates = [template_of(co_adslab(slab, tilt=t), key=f"t{t}") for t in (0.0, 0.3, 0.6)]
     model = tiny_model()
-    result = seam(slab, "CO", templates, model, SeamConfig(top_k=10, poses_per_motif=3))
+    result = seam(slab, "CO", templates, model,
+                  SeamConfig(top_k=10, poses_per_motif=3, cover_site_types=False))
     sites = [p.motif.atoms for p in result.proposals]
     assert len(sites) == len(set(sites))
     scores = [p.score for p in result.proposals]
@@ -178,3 +180,36 @@ def test_a_slab_stored_outside_its_cell_gets_the_same_clash_free_proposals():
     for p in out.proposals:
         d = p.atoms.get_distances(n, list(range(n)), mic=True)
         assert d.min() > 1.0, f"proposal {p.rank} clashes: C {d.min():.2f} Å from the slab"
+
+
+def _fake(site_type: str, score: float):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(motif=SimpleNamespace(site_type=site_type), score=score)
+
+
+def test_cover_site_types_fills_the_last_slots_with_missing_types():
+    from metalegnet.seam.propose import cover_site_types
+
+    ranked = [_fake(t, i) for i, t in enumerate(
+        ["hollow-3", "hollow-3", "bridge", "bridge", "hollow-3", "hollow-3", "top", "bridge"])]
+    out = cover_site_types(ranked, 5)
+    assert [p.score for p in out] == [0, 1, 2, 3, 6, 4, 5, 7]  # top takes the 5th slot
+    assert [p.score for p in cover_site_types(ranked, 1)] == list(range(8))  # best stays 1st
+    # k = 3 with 3 types: every slot goes to the best of a type not yet in
+    assert [p.score for p in cover_site_types(ranked, 3)[:3]] == [0, 2, 6]
+    assert sorted(p.score for p in out) == list(range(8))  # nothing lost or repeated
+
+
+def test_seam_top_k_holds_every_site_type_it_proposes():
+    slab = alloy_slab()
+    template = template_of(co_adslab(slab), key="co")
+    model = tiny_model()
+    plain = seam(slab, "CO", [template], model, SeamConfig(top_k=50, cover_site_types=False))
+    types = {p.motif.site_type for p in plain.proposals}
+    assert len(types) >= 3
+    covered = seam(slab, "CO", [template], model, SeamConfig(top_k=len(types)))
+    assert {p.motif.site_type for p in covered.proposals} == types
+    assert covered.proposals[0].atoms.positions.tolist() == \
+        plain.proposals[0].atoms.positions.tolist()
+    assert [p.rank for p in covered.proposals] == list(range(1, len(types) + 1))

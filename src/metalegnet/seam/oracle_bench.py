@@ -75,6 +75,8 @@ class OracleBenchConfig:
         augment_copies: placed-pose variants per training structure for the model
             (:mod:`metalegnet.seam.augment`; 0 = the relaxed structures only). The
             database is built from the structures alone.
+        cover_site_types: SEAM's top k hold every site type
+            (:func:`metalegnet.seam.propose.cover_site_types`); False ranks by score alone.
     """
 
     systems: tuple[str, ...] = ()
@@ -93,6 +95,7 @@ class OracleBenchConfig:
     seed: int = 0
     prior_weight: float = 1.0
     augment_copies: int = 0
+    cover_site_types: bool = True
     truth: TruthConfig = field(default_factory=TruthConfig)
 
     def __post_init__(self) -> None:
@@ -158,7 +161,8 @@ def seam_records(system: OracleSystem, slab: Atoms, templates, model, calculator
     from metalegnet.seam.propose import SeamConfig, seam
 
     result = seam(slab, system.adsorbate, templates, model,
-                  SeamConfig(top_k=config.top_k, prior_weight=config.prior_weight), prior)
+                  SeamConfig(top_k=config.top_k, prior_weight=config.prior_weight,
+                             cover_site_types=config.cover_site_types), prior)
     path = cache / f"{system.name}.jsonl"
     done = read_cache(path)
     out = []
