@@ -77,8 +77,7 @@ def test_other_adsorbate_is_reseated_and_the_model_ranks():
     slab = alloy_slab()
     template = template_of(co_adslab(slab), key="co")
     model = tiny_model()
-    result = seam(slab, "NO", [template], model=model,
-                  config=SeamConfig(top_k=4, cover_site_types=False))
+    result = seam(slab, "NO", [template], model=model, config=SeamConfig(top_k=4))
     assert result.proposals
     for p in result.proposals:
         assert not p.template_pose and p.energy is not None
@@ -154,8 +153,7 @@ def test_several_poses_per_site_return_one_proposal_per_site():
     slab = alloy_slab()
     templates = [template_of(co_adslab(slab, tilt=t), key=f"t{t}") for t in (0.0, 0.3, 0.6)]
     model = tiny_model()
-    result = seam(slab, "CO", templates, model,
-                  SeamConfig(top_k=10, poses_per_motif=3, cover_site_types=False))
+    result = seam(slab, "CO", templates, model, SeamConfig(top_k=10, poses_per_motif=3))
     sites = [p.motif.atoms for p in result.proposals]
     assert len(sites) == len(set(sites))
     scores = [p.score for p in result.proposals]
@@ -205,10 +203,11 @@ def test_seam_top_k_holds_every_site_type_it_proposes():
     slab = alloy_slab()
     template = template_of(co_adslab(slab), key="co")
     model = tiny_model()
-    plain = seam(slab, "CO", [template], model, SeamConfig(top_k=50, cover_site_types=False))
+    plain = seam(slab, "CO", [template], model, SeamConfig(top_k=50))
     types = {p.motif.site_type for p in plain.proposals}
     assert len(types) >= 3
-    covered = seam(slab, "CO", [template], model, SeamConfig(top_k=len(types)))
+    covered = seam(slab, "CO", [template], model,
+                   SeamConfig(top_k=len(types), cover_site_types=True))
     assert {p.motif.site_type for p in covered.proposals} == types
     assert covered.proposals[0].atoms.positions.tolist() == \
         plain.proposals[0].atoms.positions.tolist()

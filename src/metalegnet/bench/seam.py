@@ -64,9 +64,9 @@ def register(bench_subparsers) -> None:
                    "training structure for the model SEAM ranks with (the fold models of "
                    "the site checks, the oracle check's model; metalegnet.seam.augment; "
                    "default 0 = relaxed structures only)")
-    p.add_argument("--no-cover-site-types", action="store_true", help="--check oracle: rank "
-                   "SEAM's proposals by score alone (default: the top k hold every site "
-                   "type, metalegnet.seam.propose.cover_site_types)")
+    p.add_argument("--cover-site-types", action="store_true", help="--check oracle: SEAM's "
+                   "top k hold every site type (metalegnet.seam.propose.cover_site_types; "
+                   "default: score order)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
 
@@ -114,7 +114,7 @@ def run_oracle(args: argparse.Namespace) -> int:
         num_features=args.features, num_blocks=args.blocks, max_train_s=args.max_train_s,
         top_k=args.top_k, seed=args.seed, prior_weight=args.prior_weight,
         augment_copies=args.augment_copies,
-        cover_site_types=not args.no_cover_site_types,
+        cover_site_types=args.cover_site_types,
         truth=TruthConfig(random_placements=args.random_placements, seed=args.seed))
     result = run_oracle_bench(config, args.out)
     command = (f"metalegnet bench seam --check oracle --out {args.out} --oracle {args.oracle}"
@@ -123,7 +123,7 @@ def run_oracle(args: argparse.Namespace) -> int:
                f"{args.max_train_s} --top-k {args.top_k} --seed {args.seed}"
                f" --prior-weight {args.prior_weight}"
                + (f" --augment-copies {args.augment_copies}" if args.augment_copies else "")
-               + (" --no-cover-site-types" if args.no_cover_site_types else "")
+               + (" --cover-site-types" if args.cover_site_types else "")
                + (f" --systems {args.systems}" if systems else ""))
     text = oracle_markdown(result, command)
     atomic_write_text(Path(args.out) / "results.md", text)

@@ -28,8 +28,8 @@ def register(subparsers) -> None:
                    "across elements (default: allowed, penalised, when too few sites match)")
     p.add_argument("--prior-weight", type=float, default=1.0, help="weight of the database's "
                    "site prior in the score (0 = off; default 1)")
-    p.add_argument("--no-cover-site-types", action="store_true", help="rank by score "
-                   "alone (default: the top k hold every site type that has a proposal)")
+    p.add_argument("--cover-site-types", action="store_true", help="the top k hold every "
+                   "site type that has a proposal (default: score order)")
     p.add_argument("--relax", action="store_true", help="relax every proposal (BFGS)")
     p.add_argument("--calculator", default="metalegnet", help="for --relax: metalegnet "
                    "(the checkpoint), emt, or module:Class (default metalegnet)")
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--top-k must be >= 1, got {args.top_k}")
     config = SeamConfig(top_k=args.top_k, allow_substitution=not args.strict_elements,
                         prior_weight=args.prior_weight,
-                        cover_site_types=not args.no_cover_site_types)
+                        cover_site_types=args.cover_site_types)
     summary = run_seam(args.slab, args.adsorbate, args.envdb, args.out, args.checkpoint,
                        args.top_k, args.relax, args.calculator, args.fmax, args.steps,
                        args.max_tier, config)

@@ -76,7 +76,8 @@ class OracleBenchConfig:
             (:mod:`metalegnet.seam.augment`; 0 = the relaxed structures only). The
             database is built from the structures alone.
         cover_site_types: SEAM's top k hold every site type
-            (:func:`metalegnet.seam.propose.cover_site_types`); False ranks by score alone.
+            (:func:`metalegnet.seam.propose.cover_site_types`); False (default) ranks by
+            score alone.
     """
 
     systems: tuple[str, ...] = ()
@@ -95,7 +96,7 @@ class OracleBenchConfig:
     seed: int = 0
     prior_weight: float = 1.0
     augment_copies: int = 0
-    cover_site_types: bool = True
+    cover_site_types: bool = False
     truth: TruthConfig = field(default_factory=TruthConfig)
 
     def __post_init__(self) -> None:
