@@ -44,7 +44,7 @@ Steps (:func:`seam`):
    passed to the model (one batch); the rest rank after them. With ``poses_per_motif`` > 1
    each site keeps its best few template poses, the score picks among them and only the
    site's best pose is returned. The substitution pass tries
-   at most ``substitution_templates`` templates per motif;
+   at most ``substitution_templates`` templates per motif.
 6. optional site-type coverage (``cover_site_types``, off by default): the ``top_k``
    returned hold every site type (top, bridge, hollow-3, hollow-4) that has a proposal. The
    list is filled in score order, except that once the free slots are no more than the site
