@@ -26,8 +26,8 @@ Measured (``metalegnet bench seam --augment-copies 2``, three seeds each): on ww
 top-1 within 0.1 eV goes from 54.2 to 60.5 % (exact 34.6 to 39.5 %); on xu-kitchin it gets
 worse (80.4 to 77.7 %). See ``benchmarks/results/seam_wwl_simple/README.md``, run 10. On
 the SevenNet-0 oracle benchmark (``benchmarks/results/seam_oracle/``, run 4) the hard
-subset's success@1 goes from 1 to 3 of 4 systems with either of two seeds; a model trained
-as long without the variants stays at 1 of 4.
+subset's success@1 goes from 1 to 3 of 4 systems with seeds 0 and 1, but is 1 of 4 with
+seed 2; a model trained as long without the variants (seed 0) stays at 1 of 4.
 """
 
 from __future__ import annotations
