@@ -27,7 +27,6 @@ from pathlib import Path
 
 import torch
 
-import metalegnet.seam.training as training
 from metalegnet.checkpoint import load_checkpoint
 from metalegnet.seam.groundtruth import TruthConfig
 from metalegnet.seam.oracle_bench import OracleBenchConfig, results_markdown, run_oracle_bench
@@ -66,10 +65,9 @@ def main() -> None:
         shutil.copytree(RESULTS / "cache", out / "cache")
     ensemble = MeanEnergy([load_checkpoint(RESULTS / c / "checkpoint.pt")[0]
                            for c in CHECKPOINTS])
-    training.train_adsorption_model = lambda *a, **k: ensemble  # no training: the 3 models
     config = OracleBenchConfig(oracle="sevennet", epochs=60, max_train_s=2700.0, seed=0,
                                augment_copies=2, truth=TruthConfig(random_placements=24, seed=0))
-    result = run_oracle_bench(config, out)
+    result = run_oracle_bench(config, out, model=ensemble)
     command = "OMP_NUM_THREADS=1 .venv/bin/python benchmarks/seam_oracle_ensemble.py"
     (out / "results.md").write_text(results_markdown(result, command))
     for name in ("environments.db", "environments.db.faiss"):  # rebuilt on a rerun

@@ -256,10 +256,11 @@ def summarise(rows: list[dict], config: OracleBenchConfig) -> dict:
 
 def run_oracle_bench(config: OracleBenchConfig, out: str | Path,
                      log: Callable[[str], None] = print,
-                     frames: Sequence[Atoms] | None = None) -> dict:
+                     frames: Sequence[Atoms] | None = None, model=None) -> dict:
     """The benchmark of the module docstring; writes ``OUT/summary.json``,
     ``OUT/systems.jsonl`` and reads/extends ``OUT/cache/``; returns the summary.
-    ``frames``: the model's and database's structures (default: ``config.data``)."""
+    ``frames``: the model's and database's structures (default: ``config.data``).
+    ``model``: a ready model to rank with (default: train, or reuse, ``OUT/model/``)."""
     from metalegnet.data.generate.oracles import load_oracle
     from metalegnet.data.io import read_structures
     from metalegnet.envdb import (
@@ -287,11 +288,11 @@ def run_oracle_bench(config: OracleBenchConfig, out: str | Path,
         raise DataError(f"systems {', '.join(leaked)} have a surface composition that is in "
                         f"{'+'.join(config.data)}: not held out")
     t1 = time.perf_counter()
-    model = train_adsorption_model(frames, out / "model", ("sid",), config.model,
-                                   config.num_features, config.num_blocks, config.epochs,
-                                   config.max_train_s, config.seed,
-                                   augment=PoseAugmentConfig(copies=config.augment_copies,
-                                                             seed=config.seed))
+    if model is None:
+        model = train_adsorption_model(
+            frames, out / "model", ("sid",), config.model, config.num_features,
+            config.num_blocks, config.epochs, config.max_train_s, config.seed,
+            augment=PoseAugmentConfig(copies=config.augment_copies, seed=config.seed))
     db = str(out / "environments.db")
     build_envdb(model, frames, db, EnvdbConfig(frames="all", quality=QualityConfig("none")))
     templates = load_templates(db)
