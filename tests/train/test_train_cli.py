@@ -56,6 +56,8 @@ def test_evaluate_and_predict(tiny_oc20, tmp_path, capsys):
     result = json.loads((out / "eval_test.json").read_text())
     assert result["metrics"]["energy_mae"] == pytest.approx(
         json.loads((out / "metrics.json").read_text())["test"]["energy_mae"], rel=1e-5)
+    spread = result["spread"]  # std of predicted and true energies (eV)
+    assert spread["energy_true_std"] > 0 and spread["energy_pred_std"] >= 0
     png = out / "eval_test.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -93,11 +95,14 @@ def test_cli_errors_are_one_line(tiny_oc20, tmp_path, capsys):
 
 def test_demo_end_to_end_quick(tmp_path, capsys):
     out = tmp_path / "demo_out"
-    assert main(["demo", "--out", str(out), "--epochs", "1", "--frame-stride", "60"]) == 0
+    assert main(["demo", "--out", str(out), "--epochs", "1", "--structure-stride", "20"]) == 0
     printed = capsys.readouterr().out
     assert "structures" in printed and "most important atoms" in printed
+    assert "predicted adsorption energy" in printed
     report = (out / "report.md").read_text()
     assert "| LegNet (this run) |" in report and "per-element linear fit" in report
+    assert "wwl-simple" in report and "Spread (standard deviation) of the predictions" in report
+    assert "predicted adsorption energy (eV)" in report  # the SEAM table's energy column
     assert (out / "parity.png").read_bytes()[:4] == b"\x89PNG"
     assert str(out / "report.md") in printed
     # the pipeline's last steps: checkpoint, environment database, SEAM poses for ase gui

@@ -72,7 +72,7 @@ def seam_demo(checkpoint: str | Path, structures: Sequence[Atoms], out: str | Pa
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    model, _ = load_checkpoint(checkpoint)
+    model, payload = load_checkpoint(checkpoint)
     db = str(out / "environments.db")
     report = build_envdb(model, structures, db, EnvdbConfig(quality=QualityConfig(quality)),
                          checkpoint=str(checkpoint))
@@ -84,9 +84,19 @@ def seam_demo(checkpoint: str | Path, structures: Sequence[Atoms], out: str | Pa
     summary = run_seam(slab, adsorbate, db, out / "seam", str(checkpoint), top_k)
     return {"db": db, "slab": str(out / "seam_slab.extxyz"),
             "slab_description": slab.info["description"], "adsorbate": adsorbate,
+            "energy": energy_description(payload),
             "build": {"rows": report.rows, "new": report.new, "merged": report.merged,
                       "families": report.families, "seconds": report.seconds},
             "seam": summary}
+
+
+def energy_description(payload: dict) -> str:
+    """What the checkpoint's energy is (``adsorption energy``, ``total energy``), from its
+    training config; ``energy`` for a bare model checkpoint."""
+    from metalegnet.train.config import config_from_dict
+
+    train_config = payload.get("metadata", {}).get("train_config")
+    return config_from_dict(train_config).energy_description if train_config else "energy"
 
 
 def most_common_adsorbate(templates) -> str:
@@ -113,7 +123,8 @@ def markdown_section(result: dict) -> str:
              f"{result['adsorbate']}. {s['proposals']} proposals from {s['motifs']} candidate "
              f"sites in {s['proposal_seconds']:.3f} s (open `{s['extxyz']}` in `ase gui`).",
              "", "| rank | score (eV) | site | site atoms | template tier | match RMSD (Å) | "
-             "predicted E (eV, total) |", "|---|---|---|---|---|---|---|"]
+             f"predicted {result.get('energy', 'energy')} (eV) |",
+             "|---|---|---|---|---|---|---|"]
     for r in s["rows"]:
         e = "" if r.get("energy") is None else f"{r['energy']:.3f}"
         lines.append(f"| {r['rank']} | {r['score']:.3f} | {r['site_type']} | "

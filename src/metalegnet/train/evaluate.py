@@ -78,6 +78,15 @@ def _collect(preds: Predictions, objective: Objective, graph, energy, forces) ->
         preds.force_pred.append(forces[mask].cpu().double().numpy().ravel())
 
 
+def _spread(preds: Predictions) -> dict[str, float]:
+    """Standard deviations (eV) of the predicted and true energies: a model that predicts its
+    reference has a predicted spread far below the true one."""
+    if not preds.energy_true:
+        return {}
+    return {"energy_true_std": float(np.std(preds.energy_true)),
+            "energy_pred_std": float(np.std(preds.energy_pred))}
+
+
 def parity_plot(preds: Predictions, path: str | os.PathLike, title: str = "",
                 energy_description: str = "energy", metrics: dict | None = None) -> Path:
     """Predicted vs DFT parity plot(s) as PNG: energy (eV) and/or force components (eV/Å)."""
@@ -188,7 +197,7 @@ def evaluate_checkpoint(checkpoint: str | os.PathLike, data: str,
     result = {"checkpoint": str(checkpoint), "data": str(data), "split": split or "all",
               "task": config.task, "energy": config.energy_description,
               "units": {"energy_mae": "eV", "force_mae": "eV/Å"}, "metrics": metrics,
-              "parity_plot": str(png)}
+              "spread": _spread(preds), "parity_plot": str(png)}
     from metalegnet.config import atomic_write_text
 
     atomic_write_text(out, json.dumps(result, indent=1) + "\n")
