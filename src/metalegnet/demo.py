@@ -106,6 +106,10 @@ def run_demo(args: argparse.Namespace) -> int:
     from metalegnet.train.evaluate import evaluate_checkpoint
     from metalegnet.train.trainer import train
 
+    from metalegnet.errors import ConfigError
+
+    if args.structure_stride < 1:
+        raise ConfigError(f"--structure-stride must be >= 1, got {args.structure_stride}")
     t0 = time.time()
     out = Path(args.out)
     run = out / "run"

@@ -14,9 +14,17 @@ from metalegnet.bench.report import (
     format_cell,
     format_ratio,
     notes,
+    spread_table,
     write_report,
 )
-from metalegnet.bench.results import Cell, RowResult, column_order, gather, results_json
+from metalegnet.bench.results import (
+    Cell,
+    RowResult,
+    column_order,
+    gather,
+    prediction_spread,
+    results_json,
+)
 from metalegnet.bench.suites import QUICK
 
 ROW = QUICK.row("c3-cu111:s2e")
@@ -95,6 +103,7 @@ def test_gather_seeds_errors_and_unavailable_models():
     assert r.cells["schnet"].values == [] and r.cells["schnet"].error == "boom"
     assert not r.cells["gemnet-dt"].runnable
     assert r.preds == {"legnet": [1.1, 2.1]} and r.num_samples["test"] == 2
+    assert r.cells["legnet"].spread == pytest.approx(1.0)  # pred std 0.5, true std 0.5
     text = notes([r])
     assert any("schnet: boom" in t for t in text) and not any("gemnet" in t for t in text)
     doc = results_json([r], {"suite": "quick"})
@@ -154,3 +163,14 @@ def test_published_numbers_sit_beside_legnet():
     lines = published_table([r])
     assert len(lines) == 3 and "GAME-Net | 0.18 (MAE) | 0.220 ± 0.014 (MAE)" in lines[2]
     assert published_table([_row(legnet=[0.3])]) == []
+
+
+def test_prediction_spread_flags_a_model_that_predicts_its_reference():
+    true = [0.0, 1.0, 2.0, 3.0]
+    assert prediction_spread(true, [1.5, 1.5, 1.5, 1.5]) == 0.0
+    assert prediction_spread(true, [0.0, 2.0, 4.0, 6.0]) == pytest.approx(2.0)
+    assert prediction_spread([1.0, 1.0], [0.0, 2.0]) is None  # constant targets
+    assert prediction_spread([], []) is None
+    r = _row(legnet=[0.3], schnet=[0.5])
+    r.cells["legnet"].spread, r.cells["schnet"].spread = 0.04, None
+    assert spread_table([r], ["legnet", "schnet"])[2] == "| c3-cu111:s2e | 0.04 | n/a |"

@@ -113,3 +113,9 @@ def test_demo_end_to_end_quick(tmp_path, capsys):
     assert poses and [p.info["rank"] for p in poses] == list(range(1, len(poses) + 1))
     assert all((p.get_tags() == 2).any() for p in poses)
     assert "## SEAM on a surface the model never saw" in report
+
+
+def test_demo_refuses_bad_stride(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "d"), "--structure-stride", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--structure-stride must be >= 1, got 0" in err and "Traceback" not in err

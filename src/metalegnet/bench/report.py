@@ -101,6 +101,22 @@ def epochs_table(rows: list[RowResult], models: list[str]) -> list[str]:
     return lines
 
 
+def spread_table(rows: list[RowResult], models: list[str]) -> list[str]:
+    """Per row and model: std(predictions) / std(DFT) on the seed-0 test set. A model near
+    0 predicts about a constant (its reference), whatever its MAE; a row where every model
+    is near 0 cannot tell the models apart."""
+    lines = ["| row | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
+    for r in rows:
+        if r.status != "ok":
+            continue
+        cells = []
+        for m in models:
+            c = r.cells.get(m)
+            cells.append(NOT_AVAILABLE if c is None or c.spread is None else f"{c.spread:.2f}")
+        lines.append(f"| {r.row.key} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def published_table(rows: list[RowResult]) -> list[str]:
     """The published numbers on the same data, beside LegNet's, with the protocols."""
     lines = []
@@ -188,6 +204,11 @@ def write_report(out: str | Path, rows: list[RowResult], header: dict[str, Any],
                   "differ as stated)", ""] + pub
     lines += ["", "## Epochs run (best-on-validation epoch), mean over seeds", ""]
     lines += epochs_table(rows, models)
+    lines += ["", "## Spread of the predictions: std(predicted) / std(DFT), seed 0 test set",
+              "", "Near 0: the model predicts about a constant, i.e. its reference, and its MAE "
+              "is the reference's; about 1: as spread as the DFT values. Rows where every "
+              "model is near 0 do not rank models at this budget.", ""]
+    lines += spread_table(rows, models)
     extra = notes(rows)
     if extra:
         lines += ["", "Cells without a value (or with fewer seeds), and why:", ""] + extra

@@ -33,7 +33,9 @@ class Cell:
     """One model (or reference) on one row: per-seed test MAEs and the cost (seed 0).
 
     ``train_sps``/``infer_sps`` are structures/s; ``error`` says why values are missing;
-    ``runnable`` is False for a model that cannot be built here (the header says why)."""
+    ``runnable`` is False for a model that cannot be built here (the header says why);
+    ``spread`` is std(predictions) / std(targets) on the test set of the run with stored
+    predictions (seed 0): near 0, the model predicts about a constant, its reference."""
 
     kind: str
     values: list[float] = field(default_factory=list)
@@ -44,6 +46,7 @@ class Cell:
     runnable: bool = True
     epochs: list[int] = field(default_factory=list)
     best_epochs: list[int] = field(default_factory=list)
+    spread: float | None = None
 
     @property
     def mean(self) -> float | None:
@@ -62,7 +65,7 @@ class Cell:
         if self.kind != "reference":
             out.update(params=self.params, train_structures_per_s=self.train_sps,
                        infer_structures_per_s=self.infer_sps, epochs_run=list(self.epochs),
-                       best_epoch=list(self.best_epochs))
+                       best_epoch=list(self.best_epochs), prediction_spread=self.spread)
         if self.error:
             out["error"] = self.error
         return out
@@ -154,11 +157,21 @@ def gather(suite: Suite, row: BenchRow, results: list[JobResult],
                 cell.train_sps, cell.infer_sps = d.train_sps, d.infer_sps
                 out.preds[name] = d.pred
                 out.true = out.true or d.true
+                cell.spread = prediction_spread(d.true, d.pred)
         out.cells[name] = cell
     first = [r for r in mine if r.error is None and r.num_samples]
     if first:
         out.num_samples = dict(first[0].num_samples)
     return out
+
+
+def prediction_spread(true: list[float], pred: list[float]) -> float | None:
+    """std(pred) / std(true) (population std); ``None`` without values or with constant
+    targets."""
+    if not true or len(true) != len(pred):
+        return None
+    s = float(np.std(true))
+    return float(np.std(pred)) / s if s > 0 else None
 
 
 def results_json(rows: list[RowResult], header: dict[str, Any]) -> dict[str, Any]:
