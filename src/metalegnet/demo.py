@@ -101,12 +101,11 @@ def run_demo(args: argparse.Namespace) -> int:
     from metalegnet.calculator import MetaLegNetCalculator
     from metalegnet.data import format_summary, load, summarize
     from metalegnet.data.splits import apply_split, load_split
+    from metalegnet.errors import ConfigError
     from metalegnet.train.baselines import trivial_baselines
     from metalegnet.train.data import make_samples
     from metalegnet.train.evaluate import evaluate_checkpoint
     from metalegnet.train.trainer import train
-
-    from metalegnet.errors import ConfigError
 
     if args.structure_stride < 1:
         raise ConfigError(f"--structure-stride must be >= 1, got {args.structure_stride}")

@@ -22,10 +22,10 @@ from metalegnet.bench.results import (
     RowResult,
     column_order,
     gather,
-    prediction_spread,
     results_json,
 )
 from metalegnet.bench.suites import QUICK
+from metalegnet.train.metrics import prediction_spread
 
 ROW = QUICK.row("c3-cu111:s2e")
 COLUMNS = ["legnet", "schnet", "cgcnn", "train_mean", "element_linear", "legnet-vanilla"]

@@ -58,6 +58,8 @@ def test_evaluate_and_predict(tiny_oc20, tmp_path, capsys):
         json.loads((out / "metrics.json").read_text())["test"]["energy_mae"], rel=1e-5)
     spread = result["spread"]  # std of predicted and true energies (eV)
     assert spread["energy_true_std"] > 0 and spread["energy_pred_std"] >= 0
+    assert spread["energy_ratio"] == pytest.approx(
+        spread["energy_pred_std"] / spread["energy_true_std"])
     png = out / "eval_test.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -26,6 +26,7 @@ import numpy as np
 from metalegnet.bench.jobs import JobResult
 from metalegnet.bench.published import published_for
 from metalegnet.bench.suites import ABLATIONS, LEGNET, REFERENCES, BenchRow, Suite
+from metalegnet.train.metrics import prediction_spread
 
 
 @dataclass
@@ -163,15 +164,6 @@ def gather(suite: Suite, row: BenchRow, results: list[JobResult],
     if first:
         out.num_samples = dict(first[0].num_samples)
     return out
-
-
-def prediction_spread(true: list[float], pred: list[float]) -> float | None:
-    """std(pred) / std(true) (population std); ``None`` without values or with constant
-    targets."""
-    if not true or len(true) != len(pred):
-        return None
-    s = float(np.std(true))
-    return float(np.std(pred)) / s if s > 0 else None
 
 
 def results_json(rows: list[RowResult], header: dict[str, Any]) -> dict[str, Any]:

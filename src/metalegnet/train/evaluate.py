@@ -23,7 +23,7 @@ from metalegnet.errors import ConfigError, DataError
 from metalegnet.plotting import parity_panel, pyplot, save_png
 from metalegnet.train.distributed import DistInfo, all_reduce_sum, shard_range
 from metalegnet.train.losses import Objective, force_mask
-from metalegnet.train.metrics import MetricSums
+from metalegnet.train.metrics import MetricSums, prediction_spread
 
 
 @dataclass
@@ -78,13 +78,15 @@ def _collect(preds: Predictions, objective: Objective, graph, energy, forces) ->
         preds.force_pred.append(forces[mask].cpu().double().numpy().ravel())
 
 
-def _spread(preds: Predictions) -> dict[str, float]:
-    """Standard deviations (eV) of the predicted and true energies: a model that predicts its
+def _spread(preds: Predictions) -> dict[str, float | None]:
+    """Standard deviations (eV) of the true and predicted energies and their ratio
+    (:func:`~metalegnet.train.metrics.prediction_spread`): a model that predicts its
     reference has a predicted spread far below the true one."""
     if not preds.energy_true:
         return {}
     return {"energy_true_std": float(np.std(preds.energy_true)),
-            "energy_pred_std": float(np.std(preds.energy_pred))}
+            "energy_pred_std": float(np.std(preds.energy_pred)),
+            "energy_ratio": prediction_spread(preds.energy_true, preds.energy_pred)}
 
 
 def parity_plot(preds: Predictions, path: str | os.PathLike, title: str = "",

@@ -7,6 +7,9 @@ For structures G with energy error dE_G (eV) and scored atoms i with force error
 
 ``force_mae`` is the mean over Cartesian components, as OC20 reports it. ``loss`` is the
 training objective of :mod:`metalegnet.train.losses` averaged over the same items.
+
+:func:`prediction_spread` is std(predicted) / std(true) over a test set: near 0, a model
+predicts about a constant (its reference), whatever its MAE.
 """
 
 from __future__ import annotations
@@ -87,3 +90,15 @@ class MetricSums:
         out["loss"] = loss
         out["n"] = int(self.n_g)
         return out
+
+
+def prediction_spread(true, pred) -> float | None:
+    """std(pred) / std(true) (population standard deviations) of two equal-length sequences;
+    ``None`` when empty, of different lengths, or when the targets are constant."""
+    import numpy as np
+
+    true, pred = np.asarray(true, dtype=float), np.asarray(pred, dtype=float)
+    if true.size == 0 or true.shape != pred.shape:
+        return None
+    s = float(np.std(true))
+    return float(np.std(pred)) / s if s > 0 else None
