@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
+import torch
 
 from metalegnet.errors import ConfigError
 from metalegnet.train.config import TrainConfig
@@ -81,3 +83,37 @@ def test_calculator_relaxes_with_the_trained_checkpoint(tiny_config, tmp_path):
     assert moved > 0
     fixed = atoms.constraints[0].get_indices()
     assert np.allclose(atoms.get_positions()[fixed], start[fixed])
+
+
+def _poison_from_epoch(monkeypatch, epoch: int) -> None:
+    """Make every weight NaN after each training step from ``epoch`` (0-based) on."""
+    from metalegnet.train import trainer as T
+
+    step = T.Trainer._train_step
+
+    def poisoned(self, graph):
+        step(self, graph)
+        if self.state["epoch"] >= epoch:
+            with torch.no_grad():
+                for p in self.model.parameters():
+                    p.fill_(float("nan"))
+
+    monkeypatch.setattr(T.Trainer, "_train_step", poisoned)
+
+
+def test_diverged_training_stops_and_keeps_the_best_checkpoint(tiny_config, tmp_path,
+                                                                monkeypatch):
+    _poison_from_epoch(monkeypatch, 1)
+    cfg = TrainConfig(**(tiny_config | {"epochs": 6, "patience": 0}))
+    metrics = train(cfg, tmp_path / "run", log=_quiet)
+    assert metrics["epochs_run"] == 2 and metrics["best_epoch"] == 1  # not 6 NaN epochs
+    assert metrics["stopped"].startswith("training diverged: the training loss of epoch 2")
+    assert "kept the best checkpoint (epoch 1)" in metrics["stopped"]
+    assert math.isfinite(metrics["test"]["energy_mae"])
+
+
+def test_training_that_diverges_at_once_is_a_one_line_error(tiny_config, tmp_path,
+                                                             monkeypatch):
+    _poison_from_epoch(monkeypatch, 0)
+    with pytest.raises(ConfigError, match="no epoch had a finite validation score"):
+        train(TrainConfig(**tiny_config), tmp_path / "run", log=_quiet)

@@ -293,6 +293,12 @@ class Trainer:
             s["done"], s["stopped"] = True, f"early stopping after epoch {s['epoch']}"
         if out_of_time:
             s["done"], s["stopped"] = True, f"max_time_s={c.max_time_s} reached"
+        if not math.isfinite(float(train.get("loss", 0.0))):
+            kept = (f"kept the best checkpoint (epoch {s['best_epoch'] + 1})"
+                    if s["best_epoch"] >= 0 else "no finite checkpoint to keep")
+            s["done"], s["stopped"] = True, (
+                f"training diverged: the training loss of epoch {s['epoch']} is not finite; "
+                f"{kept}; a lower lr (now {c.lr:g}) or grad_clip usually helps")
         if self.dist.is_main:
             write_log(self.out / "log.csv", s["history"])
         self._save_last()
@@ -302,6 +308,9 @@ class Trainer:
         D.barrier()
         if s["stopped"]:
             self.log(s["stopped"])
+        if s["best_epoch"] < 0:
+            raise ConfigError(f"{self.out}: no checkpoint written, no epoch had a finite "
+                              f"validation score ({s['stopped'] or 'no epoch run'})")
         best = read_checkpoint(self.out / "checkpoint.pt", map_location=self.device)
         self.eval_model.load_state_dict(best["state_dict"])
         val = self._evaluate(self.eval_model, self.val_set)
@@ -311,6 +320,7 @@ class Trainer:
                    "units": {"energy_mae": "eV", "energy_rmse": "eV", "force_mae": "eV/Å",
                              "force_rmse": "eV/Å"},
                    "best_epoch": s["best_epoch"] + 1, "epochs_run": s["epoch"],
+                   "stopped": s["stopped"] or None,
                    "steps": s["global_step"], "train_time_s": round(s["elapsed_s"], 2),
                    "num_samples": {p: len(self.data.split.indices(p))
                                    for p in ("train", "val", "test")},
