@@ -81,3 +81,22 @@ def test_fold_training_takes_every_structure_outside_the_held_out_groups():
     rule = group_structures(every, "xu-kitchin", min_sites=2)
     assert {a.info["site"]: a.info["e_ads"] for a in rule["Pt|O|0.5"]} == {"fcc": -0.8,
                                                                            "hcp": -0.6}
+
+
+def test_centred_targets_subtract_the_group_mean_and_drop_singletons():
+    from metalegnet.seam.sitecheck import centre_by_group
+
+    frames = [_site(s, e) for s, e in (("fcc", -1.0), ("hcp", -0.8), ("bridge", -0.3))]
+    frames.append(_site("fcc", -2.0, 0.5))  # alone in its group: nothing to compare with
+    out = centre_by_group(frames, "xu-kitchin")
+    assert [a.info["site"] for a in out] == ["fcc", "hcp", "bridge"]
+    assert [a.info["e_ads"] for a in out] == pytest.approx([-0.3, -0.1, 0.4])
+    assert frames[0].info["e_ads"] == -1.0  # the inputs are left as they were
+    # the differences within the group, which decide the ranking, are unchanged
+    assert out[1].info["e_ads"] - out[0].info["e_ads"] == pytest.approx(0.2)
+    s = summarise([GroupResult("g", 4, "fcc", {}, seam_gap=0.0, model_gap=0.0, prior_gap=0.0)])
+    s["config"] = {**SiteCheckConfig(centre_targets=True).__dict__}
+    s["seconds"] = 1.0
+    assert "group-centred adsorption energies" in results_markdown(s, "cmd")
+    with pytest.raises(ConfigError):
+        SiteCheckConfig(centre_targets=1)

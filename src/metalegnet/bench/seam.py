@@ -64,6 +64,9 @@ def register(bench_subparsers) -> None:
                    "training structure for the model SEAM ranks with (the fold models of "
                    "the site checks, the oracle check's model; metalegnet.seam.augment; "
                    "default 0 = relaxed structures only)")
+    p.add_argument("--centre-targets", action="store_true", help="site checks: the fold "
+                   "models train on adsorption energies minus their check group's mean "
+                   "(metalegnet.seam.sitecheck.centre_by_group; default: raw e_ads)")
     p.add_argument("--cover-site-types", action="store_true", help="--check oracle: SEAM's "
                    "top k hold every site type (metalegnet.seam.propose.cover_site_types; "
                    "default: score order)")
@@ -85,6 +88,7 @@ def results_markdown(summary: dict, command: str) -> str:
              f"{cfg['epochs']} epochs (cap {cfg['max_train_s']} s per fold)"
              + (f", on the structures and {cfg['augment_copies']} placed-pose variants of "
                 "each (metalegnet.seam.augment)" if cfg.get("augment_copies") else "")
+             + (", on group-centred adsorption energies" if cfg.get("centre_targets") else "")
              + f"; total {summary['seconds']} s.", "",
              "| method | top-1 exact | top-1 within 0.1 eV |", "|---|---|---|"]
     for name, key in (("SEAM (top-ranked proposal)", "seam"),
@@ -142,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
                              max_train_s=args.max_train_s, top_k=args.top_k, seed=args.seed,
                              max_groups=args.max_groups, poses_per_motif=args.poses_per_motif,
                              cache=args.cache, prior_weight=args.prior_weight,
-                             augment_copies=args.augment_copies)
+                             augment_copies=args.augment_copies,
+                             centre_targets=args.centre_targets)
     summary = run_site_check(config, args.out)
     command = (f"metalegnet bench seam --check {args.check} --out {args.out} --folds "
                f"{args.folds} --epochs {args.epochs} --features {args.features} --blocks "
@@ -152,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
                + (f" --poses-per-motif {args.poses_per_motif}" if args.poses_per_motif > 1
                   else "") + (f" --augment-copies {args.augment_copies}"
                               if args.augment_copies else "")
+               + (" --centre-targets" if args.centre_targets else "")
                + (f" --cache {args.cache}" if args.cache else ""))
     text = results_markdown(summary, command)
     (Path(args.out) / "results.md").write_text(text)

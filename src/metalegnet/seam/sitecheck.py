@@ -21,6 +21,12 @@ Protocol (held-out groups, ``folds``-fold cross-fitting over groups, seeded):
    image) to the top-ranked proposal's binding atom; ``exact`` when the pick is the
    DFT-lowest structure, ``within`` when its DFT energy is at most 0.1 eV above the lowest.
 
+*Option* ``centre_targets``: the fold model trains on group-centred adsorption energies,
+e_ads - mean(e_ads over the training structures of the same check group), groups with one
+structure dropped; the database keeps the DFT energies. Only energy differences within a
+group decide a site ranking, and centring removes the (metal, adsorbate, coverage) offsets
+that dominate the variance of e_ads. The model's energies are then relative to a group mean.
+
 References on the same groups: ``always-<site>`` (the most common best site label over the
 training structures' groups with at least two site labels), and ``model-on-DFT`` (the same
 fold's model ranking the group's DFT geometries, a single point each). Energies in eV.
@@ -61,7 +67,9 @@ class SiteCheckConfig:
     groups (0 = all), the folder of the fold models and databases (default ``OUT/cache``),
     SEAM's weight on the fold database's site prior (0 = off), and the placed-pose variants
     per training structure the fold model also trains on (0 = none;
-    :mod:`metalegnet.seam.augment`, the database is built from the structures alone)."""
+    :mod:`metalegnet.seam.augment`, the database is built from the structures alone), and
+    whether the fold model trains on group-centred targets (``centre_targets``, module
+    docstring)."""
 
     data: str = "xu-kitchin"
     train_on: str = "all"
@@ -78,8 +86,11 @@ class SiteCheckConfig:
     cache: str | None = None
     prior_weight: float = 1.0
     augment_copies: int = 0
+    centre_targets: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.centre_targets, bool):
+            raise ConfigError(f"centre_targets must be a bool, got {self.centre_targets!r}")
         if self.augment_copies < 0:
             raise ConfigError(f"augment_copies must be >= 0, got {self.augment_copies}")
         if self.data not in CHECKS:
@@ -147,6 +158,27 @@ def training_structures(frames: Sequence[Atoms], data: str, held_out: set[str],
         return [a for k in train_keys for a in check_groups[k]]
     return [a for a in frames if (key := group_key(a, data)) is not None
             and key not in held_out]
+
+
+def centre_by_group(structures: Sequence[Atoms], data: str) -> list[Atoms]:
+    """Copies of ``structures`` whose ``e_ads`` is e_ads - mean(e_ads of its check group
+    among ``structures``) in eV; structures alone in their group (nothing to compare with)
+    and unlabelled ones are left out."""
+    groups: dict[str, list[Atoms]] = {}
+    for a in structures:
+        key = group_key(a, data)
+        if key is not None:
+            groups.setdefault(key, []).append(a)
+    out = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        mean = float(np.mean([float(a.info["e_ads"]) for a in members]))
+        for a in members:
+            c = a.copy()
+            c.info = dict(a.info, e_ads=float(a.info["e_ads"]) - mean)
+            out.append(c)
+    return out
 
 
 def clean_slab(atoms: Atoms) -> Atoms:
@@ -234,7 +266,8 @@ def run_site_check(config: SiteCheckConfig, out: str | Path | None = None,
                                                train_keys, config.train_on)
             t0 = time.perf_counter()
             model = train_adsorption_model(
-                train_frames, tmp / f"fold{fold}", spec["group_by"], "legnet-vanilla",
+                centre_by_group(train_frames, config.data) if config.centre_targets
+                else train_frames, tmp / f"fold{fold}", spec["group_by"], "legnet-vanilla",
                 config.num_features, config.num_blocks, config.epochs, config.max_train_s,
                 config.seed, augment=PoseAugmentConfig(copies=config.augment_copies,
                                                        seed=config.seed + fold))
