@@ -11,6 +11,7 @@ inference throughput (structures/s) per model, measured in the same run on the s
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from metalegnet.bench.plots import curves_png, parity_png
 from metalegnet.bench.published import published_for
-from metalegnet.bench.results import RowResult, results_json
+from metalegnet.bench.results import Cell, RowResult, results_json
 from metalegnet.bench.suites import LEGNET, REFERENCE_LABELS
 from metalegnet.config import atomic_write_text
 
@@ -81,40 +82,40 @@ def accuracy_table(rows: list[RowResult], columns: list[str], why: bool = False
     return lines
 
 
-def epochs_table(rows: list[RowResult], models: list[str]) -> list[str]:
-    """Per row and model: epochs run and the best-on-validation epoch, means over seeds
-    (a run that stops well before the maximum has converged on validation)."""
-    lines = ["| row | max epochs / patience | " + " | ".join(models) + " |",
-             "|---|---|" + "---|" * len(models)]
+def _per_model_table(rows: list[RowResult], models: list[str],
+                     cell: Callable[[Cell], str | None], extra: str = "",
+                     extra_cell: Callable[[RowResult], str] | None = None) -> list[str]:
+    """A row x model table: ``cell(Cell)`` per model (``None``: n/a), after an optional
+    ``extra`` column filled by ``extra_cell(row)``; rows not generated are left out."""
+    head = ["row"] + ([extra] if extra else []) + models
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         if r.status != "ok":
             continue
-        cells = []
+        values = [r.row.key] + ([extra_cell(r)] if extra and extra_cell else [])
         for m in models:
             c = r.cells.get(m)
-            if c is None or not c.epochs:
-                cells.append(NOT_AVAILABLE)
-            else:
-                cells.append(f"{np.mean(c.epochs):.0f} ({np.mean(c.best_epochs):.0f})")
-        lines.append(f"| {r.row.key} | {r.row.epochs} / {r.row.patience or 'off'} | "
-                     + " | ".join(cells) + " |")
+            v = None if c is None else cell(c)
+            values.append(NOT_AVAILABLE if v is None else v)
+        lines.append("| " + " | ".join(values) + " |")
     return lines
+
+
+def epochs_table(rows: list[RowResult], models: list[str]) -> list[str]:
+    """Per row and model: epochs run and the best-on-validation epoch, means over seeds
+    (a run that stops well before the maximum has converged on validation)."""
+    return _per_model_table(
+        rows, models, lambda c: f"{np.mean(c.epochs):.0f} ({np.mean(c.best_epochs):.0f})"
+        if c.epochs else None, "max epochs / patience",
+        lambda r: f"{r.row.epochs} / {r.row.patience or 'off'}")
 
 
 def spread_table(rows: list[RowResult], models: list[str]) -> list[str]:
     """Per row and model: std(predictions) / std(DFT) on the seed-0 test set. A model near
     0 predicts about a constant (its reference), whatever its MAE; a row where every model
     is near 0 cannot tell the models apart."""
-    lines = ["| row | " + " | ".join(models) + " |", "|---|" + "---|" * len(models)]
-    for r in rows:
-        if r.status != "ok":
-            continue
-        cells = []
-        for m in models:
-            c = r.cells.get(m)
-            cells.append(NOT_AVAILABLE if c is None or c.spread is None else f"{c.spread:.2f}")
-        lines.append(f"| {r.row.key} | " + " | ".join(cells) + " |")
-    return lines
+    return _per_model_table(rows, models,
+                            lambda c: None if c.spread is None else f"{c.spread:.2f}")
 
 
 def published_table(rows: list[RowResult]) -> list[str]:
