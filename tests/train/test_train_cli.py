@@ -53,6 +53,7 @@ def test_evaluate_and_predict(tiny_oc20, tmp_path, capsys):
                  "--epochs", "1", "--no-progress", "--config",
                  str(_config_file(tmp_path))]) == 0
     assert main(["evaluate", str(out / "checkpoint.pt"), "--split", "test"]) == 0
+    assert "spread of the predicted energies: std" in capsys.readouterr().out
     result = json.loads((out / "eval_test.json").read_text())
     assert result["metrics"]["energy_mae"] == pytest.approx(
         json.loads((out / "metrics.json").read_text())["test"]["energy_mae"], rel=1e-5)

@@ -181,6 +181,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
                                  unseen_elements=args.unseen_elements)
     print(json.dumps(result["metrics"], indent=1))
     print(f"[{result['energy']}; energies eV, forces eV/Å]")
+    spread = result.get("spread") or {}
+    if spread.get("energy_ratio") is not None:
+        print(f"spread of the predicted energies: std {spread['energy_pred_std']:.4g} eV against "
+              f"{spread['energy_true_std']:.4g} eV in the labels (ratio "
+              f"{spread['energy_ratio']:.2f}; near 0: the model predicts about a constant)")
     print(f"wrote {result['metrics_file']} and {result['parity_plot']}")
     return 0
 
