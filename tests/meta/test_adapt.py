@@ -114,3 +114,18 @@ def test_shrunk_shift_with_one_structure(emt_tasks):
         assert torch.equal(a, b)
     with pytest.raises(ConfigError):  # the policy needs s
         adapt(model, one, objective, 0.01, small_support_choice="shrunk-shift")
+
+
+def test_one_se_selection_needs_evidence_against_zero_shot():
+    from metalegnet.meta.adapt import select_candidate
+
+    noisy = {"zero-shot": [1.0, 1.0, 1.0, 1.0], "steps=4": [0.2, 1.9, 0.3, 1.5]}  # mean 0.975
+    assert select_candidate(noisy, "min") == "steps=4"
+    assert select_candidate(noisy, "one-se") == "zero-shot"  # gain 0.025, SE about 0.43
+    clear = {"zero-shot": [1.0, 1.1, 0.9, 1.0], "steps=4": [0.5, 0.6, 0.4, 0.5],
+             "steps=8": [0.6, 0.6, 0.6, 0.6]}
+    assert select_candidate(clear, "one-se") == "steps=4" == select_candidate(clear, "min")
+    tie = {"zero-shot": [0.5, 0.5], "steps=1": [0.5, 0.5]}
+    assert select_candidate(tie, "min") == "zero-shot"
+    with pytest.raises(ConfigError, match="selection"):
+        AdaptConfig(selection="best")

@@ -25,6 +25,7 @@ from metalegnet.errors import ConfigError
 DEFAULT_KS = (1, 5, 10, 20)
 #: methods whose adaptation choice (zero-shot, steps, ridge strength) the table reports
 CHOICE_METHODS = {"meta-legnet": "meta_legnet_choices",
+                  "meta-legnet-1se": "meta_legnet_1se_choices",
                   "meta-legnet-head": "meta_legnet_head_choices"}
 MIN_QUERY = 10
 

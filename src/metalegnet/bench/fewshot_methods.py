@@ -155,9 +155,12 @@ def _train(model: torch.nn.Module, support: Sequence[Sample], objective: Objecti
     return model
 
 
-def meta_legnet(m: FewShotModels, support, query, seed: int, fixed: bool = False):
+def meta_legnet(m: FewShotModels, support, query, seed: int, fixed: bool = False,
+                selection: str = "min"):
+    """MAML adaptation of the meta-trained model (``selection``: how cross-validation
+    picks the steps, :class:`~metalegnet.meta.adapt.AdaptConfig`)."""
     cfg = AdaptConfig(steps=m.inner_steps if fixed else None, step_grid=list(m.step_grid),
-                      folds=m.folds, seed=seed)
+                      folds=m.folds, seed=seed, selection=selection)
     r = adapt(m.meta, support, m.objective, m.inner_lr, cfg, **_k1(m))
     return r.model, _adapt_info(r)
 
@@ -309,6 +312,7 @@ def score(prediction, query: Sequence[Sample], task: str = "s2e") -> float:
 METHODS = {
     "meta-legnet": meta_legnet,
     "meta-legnet-fixed": lambda m, s, q, seed: meta_legnet(m, s, q, seed, fixed=True),
+    "meta-legnet-1se": lambda m, s, q, seed: meta_legnet(m, s, q, seed, selection="one-se"),
     "meta-legnet-head": meta_legnet_head,
     "legnet+adapt": legnet_adapt,
     "legnet+head": legnet_head,
@@ -324,7 +328,7 @@ METHODS = {
 }
 #: What runs by default (the meta-baselines need their own pretraining and meta-training).
 DEFAULT_METHODS = [k for k in METHODS if k.removeprefix("meta-") not in META_BASELINES
-                   and k != "zero-forces"]
+                   and k not in ("zero-forces", "meta-legnet-1se")]
 #: The methods of an ``s2f`` setting: those that give a model (forces -dE/dx), and F = 0.
 FORCE_METHODS = ["meta-legnet", "meta-legnet-fixed", "meta-legnet-head", "legnet+adapt",
                  "legnet+head", "fine-tuned-legnet", "scratch-legnet", "zero-shot-legnet",

@@ -8,8 +8,13 @@ The number of steps is chosen on the support set itself, by ``folds``-fold
 cross-validation (leave-one-out for k <= ``folds``): for every candidate, adapt on the
 other folds and score the held-out fold with the training loss; the candidates are
 *zero-shot* (no shift, no step) and, with the shift, n in ``step_grid``. The candidate
-with the lowest mean held-out loss wins; zero-shot wins ties. With k < 2 (nothing to hold
-out) the caller's ``small_support_choice`` decides, default zero-shot:
+with the lowest mean held-out loss wins; zero-shot wins ties (``selection="min"``, the
+default). ``selection="one-se"``: the best candidate must beat zero-shot by more than one
+standard error of their paired per-fold loss differences, mean_f(L_0 - L_c) >
+std_f(L_0 - L_c) / sqrt(F), or the model stays zero-shot; the minimum over several noisy
+candidates is optimistic, and this asks the support set for evidence before moving the
+model. With k < 2 (nothing to hold out) the caller's ``small_support_choice`` decides,
+default zero-shot:
 
 * the candidate chosen the same way on one-structure draws of the source tasks at the end
   of meta-training (:func:`small_support_policy`, stored in the checkpoint;
@@ -54,6 +59,8 @@ SHRUNK_SHIFT = "shrunk-shift"
 #: fine-tuning (30 Adam steps in ``metalegnet bench fewshot``), so adaptation may move the
 #: model as far as fine-tuning does when the support set says it should
 DEFAULT_STEP_GRID = (0, 1, 2, 4, 8, 16, 32)
+#: how cross-validation picks a candidate (module docstring)
+SELECTIONS = ("min", "one-se")
 
 
 @dataclass
@@ -67,6 +74,7 @@ class AdaptConfig:
         lr: inner rate alpha; ``None``: the meta-trained one.
         task_shift: fit the per-task energy reference on the support set.
         seed: seed of the fold assignment.
+        selection: ``min`` (lowest mean held-out loss) or ``one-se`` (module docstring).
     """
 
     steps: int | None = None
@@ -75,9 +83,12 @@ class AdaptConfig:
     lr: float | None = None
     task_shift: bool = True
     seed: int = 0
+    selection: str = "min"
 
     def __post_init__(self) -> None:
         check_fields(self)
+        if self.selection not in SELECTIONS:
+            raise ConfigError(f"selection must be one of {SELECTIONS}, got {self.selection!r}")
         if self.steps is not None and self.steps < 0:
             raise ConfigError(f"--steps must be >= 0, got {self.steps}")
         if any(n < 0 for n in self.step_grid) or not self.step_grid:
@@ -147,19 +158,34 @@ def candidate_losses(model, params: Params, train: Sequence[Sample],
 
 
 def _cv_losses(model, params: Params, samples: Sequence[Sample], objective: Objective,
-               lr, config: AdaptConfig) -> dict[str, float]:
+               lr, config: AdaptConfig) -> dict[str, list[float]]:
+    """Held-out loss of every candidate on each fold, ``{candidate: [L_f]}``."""
     k = len(samples)
     folds = min(config.folds, k)
     order = np.random.default_rng(config.seed).permutation(k)
-    sums: dict[str, float] = {}
+    per_fold: dict[str, list[float]] = {}
     for f in range(folds):
         held_idx = set(order[f::folds].tolist())
         held = [samples[i] for i in sorted(held_idx)]
         rest = [samples[i] for i in order if i not in held_idx]
         for key, value in candidate_losses(model, params, rest, held, objective, lr,
                                            config.step_grid, config.task_shift).items():
-            sums[key] = sums.get(key, 0.0) + value / folds
-    return sums
+            per_fold.setdefault(key, []).append(value)
+    return per_fold
+
+
+def select_candidate(per_fold: dict[str, list[float]], selection: str = "min") -> str:
+    """The cross-validated choice (module docstring): the lowest mean loss, zero-shot on
+    ties; with ``one-se`` zero-shot unless the best beats it by more than one paired
+    standard error over the folds."""
+    mean = {c: float(np.mean(v)) for c, v in per_fold.items()}
+    best = min(mean, key=lambda c: (mean[c], c != ZERO_SHOT))
+    if selection == "one-se" and best != ZERO_SHOT and ZERO_SHOT in per_fold:
+        gain = np.asarray(per_fold[ZERO_SHOT]) - np.asarray(per_fold[best])
+        se = float(np.std(gain, ddof=1) / np.sqrt(len(gain))) if len(gain) > 1 else np.inf
+        if not float(np.mean(gain)) > se:
+            return ZERO_SHOT
+    return best
 
 
 def candidate_step(choice: str) -> int:
@@ -233,11 +259,12 @@ def adapt(model: torch.nn.Module, support: Sequence[Sample], objective: Objectiv
                      else "the choice made on the source tasks" if small_support_choice
                      else "zero-shot"))
     else:
-        cv = _cv_losses(model, params, support, objective, lr, config)
-        best = min(cv, key=lambda c: (cv[c], c != ZERO_SHOT))
-        choice = best
-        steps = candidate_step(best)
-        reason = f"{min(config.folds, len(support))}-fold cross-validation on the support set"
+        per_fold = _cv_losses(model, params, support, objective, lr, config)
+        cv = {c: float(np.mean(v)) for c, v in per_fold.items()}
+        choice = select_candidate(per_fold, config.selection)
+        steps = candidate_step(choice)
+        reason = (f"{min(config.folds, len(support))}-fold cross-validation on the support "
+                  f"set ({config.selection})")
     shift, w = 0.0, None
     if choice != ZERO_SHOT:
         graph = samples_graph(support, model.cutoff, dtype)
