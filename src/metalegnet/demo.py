@@ -102,7 +102,6 @@ def run_demo(args: argparse.Namespace) -> int:
     from metalegnet.data import format_summary, load, summarize
     from metalegnet.data.splits import apply_split, load_split
     from metalegnet.errors import ConfigError
-    from metalegnet.train.baselines import trivial_baselines
     from metalegnet.train.data import make_samples
     from metalegnet.train.evaluate import evaluate_checkpoint
     from metalegnet.train.trainer import train
@@ -130,7 +129,7 @@ def run_demo(args: argparse.Namespace) -> int:
     samples, _ = make_samples(frames, config)
     split = apply_split(load_split(run / "splits.json"), [s.atoms for s in samples])
     train_samples, test_samples = split.select(samples, "train"), split.select(samples, "test")
-    base = trivial_baselines(train_samples, test_samples, config)
+    base = metrics["baselines_test"]  # the trainer's, on this same test split
     spread = result.get("spread", {})
     print(f"test energy MAE {test.get('energy_mae', float('nan')):.3f} eV; training mean "
           f"{base['train_mean'].get('energy_mae', float('nan')):.3f} eV, per-element fit "

@@ -84,19 +84,10 @@ def seam_demo(checkpoint: str | Path, structures: Sequence[Atoms], out: str | Pa
     summary = run_seam(slab, adsorbate, db, out / "seam", str(checkpoint), top_k)
     return {"db": db, "slab": str(out / "seam_slab.extxyz"),
             "slab_description": slab.info["description"], "adsorbate": adsorbate,
-            "energy": energy_description(payload),
+            "energy": payload.get("metadata", {}).get("energy", "energy"),
             "build": {"rows": report.rows, "new": report.new, "merged": report.merged,
                       "families": report.families, "seconds": report.seconds},
             "seam": summary}
-
-
-def energy_description(payload: dict) -> str:
-    """What the checkpoint's energy is (``adsorption energy``, ``total energy``), from its
-    training config; ``energy`` for a bare model checkpoint."""
-    from metalegnet.train.config import config_from_dict
-
-    train_config = payload.get("metadata", {}).get("train_config")
-    return config_from_dict(train_config).energy_description if train_config else "energy"
 
 
 def most_common_adsorbate(templates) -> str:
